@@ -1,0 +1,161 @@
+/**
+ * The capture lifecycle, run inside a camera's capture worker: start the driver when the ring's
+ * DEMAND (viewers, summed over every front-end thread) rises above 0, publish its frames, stop it
+ * after `idleTimeout` with no viewer, and restart it with backoff when it fails while viewers
+ * are connected. The driver is started and stopped in place; the thread itself lives as long as
+ * the process (some native camera bindings crash when their thread is restarted).
+ */
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describeError } from './errors.js';
+import type { FrameRing, CaptureStateName } from './ring.js';
+import type { CameraDriver } from './drivers/types.js';
+
+export interface CaptureEvents {
+  state(state: CaptureStateName, error?: string): void;
+  log(level: 'debug' | 'info' | 'warn' | 'error', message: string): void;
+}
+
+export interface CaptureLoopOptions {
+  ring: FrameRing;
+  /** Creates the driver; called once, on the first start. */
+  createDriver: () => CameraDriver | Promise<CameraDriver>;
+  idleTimeoutMs: number;
+  events: CaptureEvents;
+  /** First retry delay after a failure, doubled on every failure in a row. */
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+}
+
+class IdleStop extends Error {}
+
+export class CaptureLoop {
+  private readonly ring: FrameRing;
+  private readonly opts: Required<CaptureLoopOptions>;
+  private driver: CameraDriver | null = null;
+  private readonly shutdown = new AbortController();
+  private session: AbortController | null = null;
+  private oversizeBurst = 0;
+  private done: Promise<void> | null = null;
+
+  constructor(options: CaptureLoopOptions) {
+    this.opts = { backoffInitialMs: 500, backoffMaxMs: 10_000, ...options };
+    this.ring = options.ring;
+  }
+
+  /** Runs until `stop()`. */
+  run(): Promise<void> {
+    this.done ??= this.main();
+    return this.done;
+  }
+
+  /** Stops capture (releasing the camera) and ends `run()`. */
+  async stop(): Promise<void> {
+    this.shutdown.abort();
+    this.session?.abort();
+    this.ring.addDemand(0); // wake the demand waiters
+    await this.done;
+  }
+
+  private async main(): Promise<void> {
+    this.setState('idle');
+    while (!this.shutdown.signal.aborted) {
+      const demand = this.ring.demand();
+      if (demand <= 0) {
+        const wait = this.ring.waitForDemandChange(demand, Infinity);
+        if (wait) await wait;
+        continue;
+      }
+      await this.captureSession();
+    }
+    this.setState('idle');
+  }
+
+  /** One stretch of capture: from the first viewer until idle, restarting the driver on failure. */
+  private async captureSession(): Promise<void> {
+    let backoff = this.opts.backoffInitialMs;
+    while (!this.shutdown.signal.aborted) {
+      const session = new AbortController();
+      this.session = session;
+      const idleWatch = this.watchIdle(session);
+      let failure: unknown = null;
+      let delivered = false;
+      try {
+        this.setState('starting');
+        this.driver ??= await this.opts.createDriver();
+        for await (const jpeg of this.driver.frames(session.signal)) {
+          if (session.signal.aborted) break;
+          if (!delivered) {
+            delivered = true;
+            backoff = this.opts.backoffInitialMs;
+            this.setState('running');
+          }
+          this.publish(jpeg);
+        }
+        if (!session.signal.aborted) failure = new Error('the driver stopped delivering frames');
+      } catch (err) {
+        if (!session.signal.aborted) failure = err;
+      } finally {
+        session.abort();
+        this.session = null;
+        this.ring.addDemand(0); // end the idle watcher's wait
+        await idleWatch;
+      }
+      const idle = session.signal.reason instanceof IdleStop;
+      if (failure === null) {
+        if (idle) this.opts.events.log('info', 'capture stopped: no viewers');
+        return;
+      }
+      const reason = describeError(failure);
+      this.setState('error', reason);
+      this.opts.events.log('error', `capture failed: ${reason}`);
+      if (this.ring.demand() <= 0) return; // nobody is watching: don't retry until someone is
+      this.opts.events.log('info', `restarting capture in ${(backoff / 1000).toFixed(1)} s`);
+      try {
+        await sleep(backoff, undefined, { signal: this.shutdown.signal });
+      } catch {
+        return; // shutting down
+      }
+      backoff = Math.min(backoff * 2, this.opts.backoffMaxMs);
+    }
+  }
+
+  /** Aborts `session` once DEMAND has stayed at 0 for the idle timeout. */
+  private async watchIdle(session: AbortController): Promise<void> {
+    while (!session.signal.aborted) {
+      const demand = this.ring.demand();
+      if (demand > 0) {
+        const wait = this.ring.waitForDemandChange(demand, Infinity);
+        if (wait) await wait;
+        continue;
+      }
+      const deadline = performance.now() + this.opts.idleTimeoutMs;
+      let left: number;
+      while (!session.signal.aborted && this.ring.demand() <= 0 && (left = deadline - performance.now()) > 0) {
+        const wait = this.ring.waitForDemandChange(0, left);
+        if (wait) await wait;
+      }
+      if (!session.signal.aborted && this.ring.demand() <= 0) {
+        session.abort(new IdleStop('idle'));
+        return;
+      }
+    }
+  }
+
+  private publish(jpeg: Uint8Array): void {
+    const seq = this.ring.publish(jpeg, performance.timeOrigin + performance.now());
+    if (seq === 0) {
+      if (this.oversizeBurst++ === 0) {
+        this.opts.events.log('warn', `dropping frames larger than the ring's ${this.ring.slotBytes}-byte slots (this one: ${jpeg.byteLength} bytes); raise --max-frame-bytes`);
+      }
+    } else if (this.oversizeBurst > 0) {
+      this.opts.events.log('warn', `dropped ${this.oversizeBurst} oversize frame(s) in a row`);
+      this.oversizeBurst = 0;
+    }
+  }
+
+  private setState(state: CaptureStateName, error?: string): void {
+    this.ring.setState(state);
+    this.opts.events.state(state, error);
+  }
+}

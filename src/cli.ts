@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+/**
+ * The framering command. Exit status: 0 after a clean shutdown, 2 for an invalid option,
+ * 1 when the server cannot start.
+ */
+
+import { readFileSync } from 'node:fs';
+import { helpText, parseConfig } from './config.js';
+import { ConfigError, describeError, UnavailableError } from './errors.js';
+import { createLogger } from './log.js';
+import { startServer } from './main.js';
+
+const SHUTDOWN_DEADLINE_MS = 1800;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function fail(message: string, status: number): never {
+  process.stderr.write(`framering: ${message}\n`);
+  process.exit(status);
+}
+
+async function main(): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseConfig(process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message, 2);
+    throw err;
+  }
+  if (parsed.kind === 'help') {
+    process.stdout.write(helpText(version()));
+    return;
+  }
+  if (parsed.kind === 'version') {
+    process.stdout.write(`${version()}\n`);
+    return;
+  }
+  const { config } = parsed;
+  const log = createLogger(config.logLevel);
+
+  let server;
+  try {
+    server = await startServer(config, { log });
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message, 2);
+    if (err instanceof UnavailableError) fail(err.message, 1);
+    fail(`cannot start: ${describeError(err)}`, 1);
+  }
+  log.info(`serving camera "${config.camera}" on http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${server.port}/`);
+
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${signal}: shutting down`);
+    // Whatever happens, exit within the deadline.
+    setTimeout(() => process.exit(0), SHUTDOWN_DEADLINE_MS).unref();
+    server.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error(`shutdown: ${describeError(err)}`);
+        process.exit(0);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main().catch((err: unknown) => fail(`unexpected error: ${describeError(err)}`, 1));

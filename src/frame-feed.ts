@@ -1,0 +1,101 @@
+/**
+ * One reader of a frame ring in one thread, fanning each new frame out to that thread's viewers.
+ *
+ * A single Atomics.waitAsync per ring per thread, rather than one per viewer: a wake-up costs a
+ * few microseconds of event-loop time, a callback well under one, and every viewer of the thread
+ * needs the same frame anyway. The feed copies each new frame out of the ring once, already laid
+ * out as a multipart part (headers + JPEG + boundary), validates it, and hands that one buffer to
+ * every subscriber.
+ *
+ * The feed also keeps the ring's DEMAND count: each subscriber is one unit of demand, which is
+ * what starts and stops capture in the capture worker.
+ */
+
+import { allocatePart, partJpeg, type Part } from './multipart.js';
+import type { FrameRing } from './ring.js';
+
+/** A frame as served: one part buffer shared by every viewer. */
+export interface Frame {
+  seq: number;
+  /** Capture time, Unix epoch milliseconds. */
+  captureTime: number;
+  /** Headers + JPEG + trailing boundary, ready to write. */
+  part: Buffer;
+  /** The JPEG alone (a view into `part`). */
+  jpeg: Buffer;
+}
+
+export interface FrameSubscriber {
+  /** Called for every new frame while subscribed. Must not throw. */
+  onFrame(frame: Frame): void;
+}
+
+export class FrameFeed {
+  /** The newest frame this feed has read, or null. */
+  latest: Frame | null = null;
+  private readonly subscribers = new Set<FrameSubscriber>();
+  private looping = false;
+  private closed = false;
+
+  constructor(readonly ring: FrameRing) {}
+
+  get subscriberCount(): number {
+    return this.subscribers.size;
+  }
+
+  /**
+   * Adds a viewer. Returns the current frame to send it first if capture is running (so a viewer
+   * joining a live camera sees a picture at once), else null: the frame in the ring is then a
+   * stale one from an earlier capture session, and the viewer waits for a fresh one.
+   */
+  subscribe(subscriber: FrameSubscriber): Frame | null {
+    if (this.closed || this.subscribers.has(subscriber)) return null;
+    this.subscribers.add(subscriber);
+    this.ring.addDemand(1);
+    if (!this.looping) void this.loop();
+    if (this.ring.state() !== 'running') return null;
+    return this.refresh();
+  }
+
+  unsubscribe(subscriber: FrameSubscriber): void {
+    if (this.subscribers.delete(subscriber)) this.ring.addDemand(-1);
+  }
+
+  /** Stops the feed: wakes its waiter so the loop ends; subscribers are dropped. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of this.subscribers) this.unsubscribe(s);
+    this.ring.wakeAll();
+  }
+
+  /** Reads the ring's newest frame into `latest` if it is newer than what the feed holds. */
+  refresh(): Frame | null {
+    const seq = this.ring.latestSeq();
+    if (seq !== 0 && seq !== this.latest?.seq) {
+      const r = this.ring.read<Part>(allocatePart);
+      if (r) this.latest = { seq: r.seq, captureTime: r.captureTime, part: r.dest.bytes, jpeg: partJpeg(r.dest, r.length) };
+    }
+    return this.latest;
+  }
+
+  private async loop(): Promise<void> {
+    this.looping = true;
+    try {
+      let seen = this.latest?.seq ?? this.ring.latestSeq();
+      while (!this.closed && this.subscribers.size > 0) {
+        const wait = this.ring.waitForNewer(seen);
+        if (wait) await wait;
+        if (this.closed || this.subscribers.size === 0) break;
+        const frame = this.refresh();
+        if (!frame || frame.seq === seen) continue; // woken without a new frame (wakeAll)
+        seen = frame.seq;
+        for (const s of this.subscribers) s.onFrame(frame);
+      }
+    } finally {
+      this.looping = false;
+    }
+    // A viewer may have subscribed between the loop's last check and here.
+    if (!this.closed && this.subscribers.size > 0) void this.loop();
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * The multipart/x-mixed-replace wire format of a Motion-JPEG stream.
+ *
+ * Body:  "--frame\r\n"  then per frame one part:
+ *        "Content-Type: image/jpeg\r\nContent-Length: N\r\nX-Timestamp: S.UUUUUU\r\n\r\n" JPEG "\r\n--frame\r\n"
+ *
+ * The boundary is written right after each frame rather than before the next one: a browser
+ * shows a part only once it sees the boundary that ends it, so a leading boundary would make
+ * every frame appear one frame interval late.
+ *
+ * Each part is laid out once per frame in one contiguous buffer shared by every viewer, so a
+ * viewer costs one write per frame (separate writes for headers, JPEG and trailer cost several
+ * times the CPU).
+ */
+
+import type { FrameDestination } from './ring.js';
+
+export const BOUNDARY = 'frame';
+export const STREAM_CONTENT_TYPE = `multipart/x-mixed-replace; boundary=${BOUNDARY}`;
+/** Written once at the start of every stream body. */
+export const STREAM_PREAMBLE = Buffer.from(`--${BOUNDARY}\r\n`, 'latin1');
+const TRAILER = `\r\n--${BOUNDARY}\r\n`;
+
+/** A part laid out for the wire: headers + JPEG + trailing boundary. */
+export interface Part extends FrameDestination {
+  bytes: Buffer;
+  jpegOffset: number;
+}
+
+/** Formats a capture time (Unix epoch ms) as Unix seconds with a 6-digit fraction. */
+export function formatTimestamp(captureTime: number): string {
+  const us = Math.round(captureTime * 1000);
+  const sec = Math.floor(us / 1_000_000);
+  return `${sec}.${String(us - sec * 1_000_000).padStart(6, '0')}`;
+}
+
+/**
+ * Allocates a part for a JPEG of `jpegLength` bytes and writes its headers and trailer; the
+ * caller copies the JPEG in at `jpegOffset`.
+ */
+export function allocatePart(jpegLength: number, captureTime: number): Part {
+  const head = `Content-Type: image/jpeg\r\nContent-Length: ${jpegLength}\r\nX-Timestamp: ${formatTimestamp(captureTime)}\r\n\r\n`;
+  // Unpooled: parts outlive the call and are larger than Buffer's pool threshold anyway.
+  const bytes = Buffer.allocUnsafeSlow(head.length + jpegLength + TRAILER.length);
+  bytes.write(head, 0, 'latin1');
+  bytes.write(TRAILER, head.length + jpegLength, 'latin1');
+  return { bytes, jpegOffset: head.length };
+}
+
+/** The JPEG inside a part (a view, no copy). */
+export function partJpeg(part: Part, jpegLength: number): Buffer {
+  return part.bytes.subarray(part.jpegOffset, part.jpegOffset + jpegLength);
+}

@@ -1,0 +1,39 @@
+/**
+ * The capture worker: one per camera, alive for the whole process. It runs the camera's driver
+ * (loaded by name, in this thread only) and publishes frames into the camera's ring; the main
+ * thread talks to it through the ring's DEMAND field and a few messages.
+ *
+ * workerData: CaptureWorkerData. Messages out: CaptureWorkerMessage. Message in: 'stop'.
+ */
+
+import { parentPort, workerData } from 'node:worker_threads';
+import { CaptureLoop } from '../src/capture-loop.js';
+import { loadDriverModule } from '../src/drivers/registry.js';
+import { FrameRing } from '../src/ring.js';
+import type { CaptureWorkerData, CaptureWorkerMessage } from '../src/camera.js';
+
+const data = workerData as CaptureWorkerData;
+const port = parentPort!;
+const post = (m: CaptureWorkerMessage): void => port.postMessage(m);
+
+const loop = new CaptureLoop({
+  ring: new FrameRing(data.ring),
+  idleTimeoutMs: data.idleTimeoutMs,
+  backoffInitialMs: data.backoffInitialMs,
+  createDriver: async () => (await loadDriverModule(data.driver)).createDriver(data.options),
+  events: {
+    state: (state, error) => post({ type: 'state', state, error }),
+    log: (level, message) => post({ type: 'log', level, message }),
+  },
+});
+
+port.on('message', (m: unknown) => {
+  if (m === 'stop') {
+    void loop.stop().then(() => {
+      post({ type: 'stopped' });
+      port.close();
+    });
+  }
+});
+
+void loop.run();
