@@ -1,0 +1,75 @@
+/**
+ * A driver that throws or ends must not take the server down: the capture worker logs it,
+ * exposes the error state, and restarts the driver with backoff while viewers are connected.
+ */
+
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { it } from 'node:test';
+import { parseConfig } from '../src/config.js';
+import { createLogger } from '../src/log.js';
+import { startServer } from '../src/main.js';
+import type { CaptureStateName } from '../src/ring.js';
+
+const FLAKY = new URL('./fixtures/flaky-driver.js', import.meta.url).pathname;
+
+/** Counts the complete JPEG parts in a stream by their Content-Length headers. */
+function countFrames(port: number): { frames: () => number; close: () => void } {
+  let frames = 0;
+  let text = '';
+  const req = http.get({ host: '127.0.0.1', port, path: '/video_feed' }, (res) => {
+    res.setEncoding('latin1');
+    res.on('data', (d: string) => {
+      text += d;
+      let m: RegExpExecArray | null;
+      const re = /Content-Length: (\d+)\r\n(?:[^\r\n]+\r\n)*\r\n/g;
+      let consumed = 0;
+      while ((m = re.exec(text)) && text.length >= re.lastIndex + Number(m[1]) + 2) {
+        const body = text.slice(re.lastIndex, re.lastIndex + Number(m[1]));
+        assert.ok(body.startsWith('\xff\xd8') && body.endsWith('\xff\xd9'), 'complete JPEG');
+        frames++;
+        consumed = re.lastIndex + Number(m[1]);
+        re.lastIndex = consumed;
+      }
+      text = text.slice(consumed);
+    });
+  });
+  req.on('error', () => {});
+  return { frames: () => frames, close: () => req.destroy() };
+}
+
+it('a driver that throws, throws a string, or ends is restarted and the stream goes on', { timeout: 20_000 }, async () => {
+  const lines: string[] = [];
+  const log = createLogger('debug', (l) => lines.push(l));
+  const parsed = parseConfig(['--host', '127.0.0.1', '--port', '0', '--camera', FLAKY, '--fps', '20'], {});
+  assert.equal(parsed.kind, 'run');
+  if (parsed.kind !== 'run') return;
+  const server = await startServer(parsed.config, { log, backoffInitialMs: 20 });
+  const states: CaptureStateName[] = [];
+  const camera = server.cameras[0]!;
+  camera.onState((s) => states.push(s));
+  const viewer = countFrames(server.port);
+  try {
+    // Three failures, then a driver that works: wait for frames well past session 3's.
+    const deadline = Date.now() + 15_000;
+    while (viewer.frames() < 15 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(viewer.frames() >= 15, `viewer got ${viewer.frames()} frames; log:\n${lines.join('')}`);
+    const log = lines.join('');
+    assert.match(log, /capture failed: simulated camera unplugged/);
+    assert.match(log, /capture failed: simulated open failure/);
+    assert.match(log, /capture failed: the driver stopped delivering frames/);
+    assert.match(log, /restarting capture in/);
+    assert.equal(states.filter((s) => s === 'error').length, 3, `states: ${states.join(' ')}`);
+    assert.equal(camera.state, 'running');
+    assert.equal(camera.lastError?.message, 'the driver stopped delivering frames');
+    // The server kept serving: a new viewer is served too.
+    const second = countFrames(server.port);
+    const target = viewer.frames() + 3;
+    while (second.frames() < 3 && Date.now() < deadline + 3000) await new Promise((r) => setTimeout(r, 50));
+    second.close();
+    assert.ok(second.frames() >= 3 && viewer.frames() >= target - 1);
+  } finally {
+    viewer.close();
+    await server.close();
+  }
+});
