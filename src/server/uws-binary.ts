@@ -14,19 +14,34 @@ export type UwsModule = typeof Uws;
 const PACKAGE = '@trufflesuite/uws-js-unofficial';
 let cached: UwsModule | null = null;
 
-export function loadUws(): UwsModule {
-  if (cached) return cached;
+/** Which binary to load; the defaults describe this process (tests pass others). */
+export interface UwsTarget {
+  platform: string;
+  arch: string;
+  /** Node.js ABI version (process.versions.modules). */
+  modules: string;
+}
+
+const thisProcess: UwsTarget = { platform: process.platform, arch: process.arch, modules: process.versions.modules };
+
+/** Loads the native uWebSockets.js binary, or throws UnavailableError saying why in one line. */
+export function loadUws(target: UwsTarget = thisProcess): UwsModule {
+  const isThisProcess = target === thisProcess;
+  if (isThisProcess && cached) return cached;
   const require = createRequire(import.meta.url);
-  const binary = `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`;
+  const binary = `uws_${target.platform}_${target.arch}_${target.modules}.node`;
+  let mod: UwsModule;
   try {
     const dir = dirname(require.resolve(`${PACKAGE}/package.json`));
-    cached = require(join(dir, 'binaries', binary)) as UwsModule;
-    return cached;
+    mod = require(join(dir, 'binaries', binary)) as UwsModule;
   } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' ? 'no such binary in the package' : describeError(err);
     throw new UnavailableError(
-      `uWebSockets.js cannot load its native binary ${binary} for Node.js ${process.version} on ${process.platform}-${process.arch} ` +
-        `(${describeError(err)}); it supports Node.js 16, 18 and 20 on Linux and macOS (x64, arm64, armhf)`,
+      `uWebSockets.js has no usable native binary for Node.js ABI ${target.modules} on ${target.platform}-${target.arch} ` +
+        `(${binary}: ${reason}); it supports Node.js 16, 18 and 20 on Linux (x64, arm64, armhf) and macOS`,
       { cause: err },
     );
   }
+  if (isThisProcess) cached = mod;
+  return mod;
 }

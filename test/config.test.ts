@@ -1,0 +1,74 @@
+/** Options: defaults, precedence of command line over environment, parsing of values. */
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { DEFAULTS, parseConfig, type Config } from '../src/config.js';
+import { ConfigError } from '../src/errors.js';
+
+function config(argv: string[], env: NodeJS.ProcessEnv = {}): Config {
+  const r = parseConfig(argv, env);
+  assert.equal(r.kind, 'run');
+  return (r as { config: Config }).config;
+}
+
+describe('parseConfig', () => {
+  it('defaults match the original design (port 5000, emulated camera, 10 s idle)', () => {
+    const c = config([]);
+    assert.equal(c.port, 5000);
+    assert.equal(c.camera, 'emulated');
+    assert.equal(c.idleTimeout, 10);
+    assert.equal(c.ringSlots, 8);
+    assert.equal(c.maxFrameBytes, DEFAULTS.maxFrameBytes);
+    assert.ok(c.maxFrameBytes >= 1024 * 1024, 'room for a 1080p JPEG');
+    assert.equal(c.fps, undefined);
+    assert.equal(c.source, undefined);
+  });
+
+  it('reads CAMERA and FRAMERING_* variables; the command line wins', () => {
+    const env = { CAMERA: 'files', FRAMERING_SOURCE: '/frames', FRAMERING_FPS: '12.5', FRAMERING_PORT: '8080' };
+    const c = config(['--port', '9090'], env);
+    assert.equal(c.camera, 'files');
+    assert.equal(c.source, '/frames');
+    assert.equal(c.fps, 12.5);
+    assert.equal(c.port, 9090);
+  });
+
+  it('an empty environment variable counts as unset', () => {
+    assert.equal(config([], { FRAMERING_PORT: '' }).port, 5000);
+  });
+
+  it('parses sizes with K/M/G suffixes and fractional seconds', () => {
+    const c = config(['--max-frame-bytes', '4M', '--idle-timeout', '0.25']);
+    assert.equal(c.maxFrameBytes, 4 * 1024 * 1024);
+    assert.equal(c.idleTimeout, 0.25);
+    assert.equal(config(['--max-frame-bytes', '512k']).maxFrameBytes, 512 * 1024);
+    assert.equal(config(['--max-frame-bytes', '65536']).maxFrameBytes, 65536);
+  });
+
+  it('the result is frozen', () => {
+    const c = config([]);
+    assert.ok(Object.isFrozen(c));
+  });
+
+  it('errors are ConfigErrors with a stable code, naming the option', () => {
+    for (const [argv, name] of [
+      [['--fps', '1e3x'], '--fps'],
+      [['--port', '1.5'], '--port'],
+      [['--ring-slots', '2000'], '--ring-slots'],
+      [['--max-frame-bytes', '100'], '--max-frame-bytes'],
+      [['--host', ' '], '--host'],
+    ] as const) {
+      assert.throws(
+        () => parseConfig([...argv], {}),
+        (err: unknown) => err instanceof ConfigError && err.code === 'ERR_FRAMERING_CONFIG' && err.message.includes(name),
+        argv.join(' '),
+      );
+    }
+  });
+
+  it('--help and --version are recognised', () => {
+    assert.equal(parseConfig(['--help'], {}).kind, 'help');
+    assert.equal(parseConfig(['-h'], {}).kind, 'help');
+    assert.equal(parseConfig(['--version'], {}).kind, 'version');
+  });
+});
