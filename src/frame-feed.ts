@@ -88,7 +88,12 @@ export class FrameFeed {
         if (wait) await wait;
         if (this.closed || this.subscribers.size === 0) break;
         const frame = this.refresh();
-        if (!frame || frame.seq === seen) continue; // woken without a new frame (wakeAll)
+        if (!frame || frame.seq === seen) {
+          // Woken without a new frame (wakeAll), or the writer overtook every read attempt: in
+          // the latter case LATEST differs from `seen`, so yield to the event loop before retrying.
+          if (this.ring.latestSeq() !== seen) await new Promise((r) => setImmediate(r));
+          continue;
+        }
         seen = frame.seq;
         for (const s of this.subscribers) s.onFrame(frame);
       }

@@ -177,9 +177,14 @@ export class FrameRing {
     if (head[kVersion] !== RING_LAYOUT_VERSION) {
       throw new TypeError(`frame ring: layout version ${head[kVersion]}, expected ${RING_LAYOUT_VERSION}`);
     }
+    const slots = head[kSlotCount]!;
+    const slotBytes = head[kSlotBytes]!;
+    if (slots < MIN_SLOTS || slots > MAX_SLOTS || slotBytes < MIN_SLOT_BYTES || slotBytes > MAX_SLOT_BYTES) {
+      throw new TypeError(`frame ring: corrupt header (${slots} slots of ${slotBytes} bytes)`);
+    }
     this.buffer = buffer;
-    this.slots = head[kSlotCount]!;
-    this.slotBytes = head[kSlotBytes]!;
+    this.slots = slots;
+    this.slotBytes = slotBytes;
     this.dataOffset = dataOffsetFor(this.slots);
     if (buffer.byteLength !== ringByteLength(this)) throw new TypeError('frame ring: buffer size does not match its header');
     this.header = new Int32Array(buffer, 0, kHeaderFields + this.slots * kSlotFields);
@@ -216,11 +221,10 @@ export class FrameRing {
     if (Atomics.load(h, meta + kSlotSeq) !== 0) Atomics.store(h, meta + kSlotSeq, 0);
     this.bytes.set(jpeg, this.dataOffset + slot * this.slotBytes);
     Atomics.store(h, meta + kSlotLength, jpeg.byteLength);
-    const ms = Math.floor(captureTime);
-    const sec = Math.floor(ms / 1000);
-    const usec = (ms - sec * 1000) * 1000 + Math.round((captureTime - ms) * 1000);
+    const us = Math.round(captureTime * 1000); // exact below 2^53 µs (year 2255)
+    const sec = Math.floor(us / 1_000_000);
     Atomics.store(h, meta + kSlotTimeSec, sec | 0);
-    Atomics.store(h, meta + kSlotTimeUsec, Math.min(usec, 999_999));
+    Atomics.store(h, meta + kSlotTimeUsec, us - sec * 1_000_000);
     // Step 2: the slot holds frame `seq` now.
     Atomics.store(h, meta + kSlotSeq, seq);
     // Step 3: invalidate the slot the next publish will overwrite (see the top comment).
@@ -268,8 +272,10 @@ export class FrameRing {
   }
 
   /**
-   * Waits until LATEST differs from `seenSeq` (or someone calls `wakeAll`). Resolves at once if it
-   * differs already. Never blocks the event loop.
+   * Returns a promise that resolves when LATEST changes from `seenSeq` (or someone calls
+   * `wakeAll`), or null if it differs already. Never blocks the event loop. Note that a pending
+   * Atomics.waitAsync does not keep a Node.js event loop alive by itself (nodejs/node#44729): the
+   * thread must hold something else (a server socket, a MessagePort) while it waits.
    */
   waitForNewer(seenSeq: number): Promise<unknown> | null {
     const r = Atomics.waitAsync(this.header, kLatestSeq, seenSeq);
