@@ -24,7 +24,22 @@ export interface Config {
   /** Largest frame the ring holds, bytes. */
   readonly maxFrameBytes: number;
   readonly logLevel: LogLevel;
+  // Driver options: undefined = the driver's default. A driver refuses those it cannot honour.
+  readonly width: number | undefined;
+  readonly height: number | undefined;
+  /** JPEG quality, 1-100. */
+  readonly quality: number | undefined;
+  /** Degrees clockwise. */
+  readonly rotate: Rotation | undefined;
+  readonly flip: Flip | undefined;
+  /** JPEG encoder threads. */
+  readonly encoders: number | undefined;
 }
+
+export const ROTATIONS = [0, 90, 180, 270] as const;
+export type Rotation = (typeof ROTATIONS)[number];
+export const FLIPS = ['none', 'h', 'v', 'both'] as const;
+export type Flip = (typeof FLIPS)[number];
 
 export const DEFAULTS = Object.freeze({
   port: 5000,
@@ -87,12 +102,11 @@ function nonEmpty(raw: string, flag: string): string {
   return raw;
 }
 
-function oneOf<T extends string>(values: readonly T[]) {
+function oneOf<T extends string | number>(values: readonly T[]) {
   return (raw: string, flag: string): T => {
-    if (!(values as readonly string[]).includes(raw)) {
-      throw new ConfigError(`invalid ${flag} "${raw}": expected one of ${values.join(', ')}`);
-    }
-    return raw as T;
+    const found = values.find((v) => String(v) === raw.trim());
+    if (found === undefined) throw new ConfigError(`invalid ${flag} "${raw}": expected one of ${values.join(', ')}`);
+    return found;
   };
 }
 
@@ -106,6 +120,12 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = Object.freeze({
   'idle-timeout': { key: 'idleTimeout', env: 'FRAMERING_IDLE_TIMEOUT', valueName: 'S', parse: decimal(0, 86400), help: `seconds without a viewer before capture stops (default ${DEFAULTS.idleTimeout})` },
   'ring-slots': { key: 'ringSlots', env: 'FRAMERING_RING_SLOTS', valueName: 'N', parse: integer(MIN_SLOTS, MAX_SLOTS), help: `frames the ring holds (default ${DEFAULTS.ringSlots})` },
   'max-frame-bytes': { key: 'maxFrameBytes', env: 'FRAMERING_MAX_FRAME_BYTES', valueName: 'SIZE', parse: byteSize(MIN_SLOT_BYTES, MAX_SLOT_BYTES), help: `largest JPEG frame accepted; larger frames are dropped and counted (default ${DEFAULTS.maxFrameBytes / 1048576}M)` },
+  width: { key: 'width', env: 'FRAMERING_WIDTH', valueName: 'PX', parse: integer(16, 8192), help: 'frame width in pixels, where the driver can set it' },
+  height: { key: 'height', env: 'FRAMERING_HEIGHT', valueName: 'PX', parse: integer(16, 8192), help: 'frame height in pixels, where the driver can set it' },
+  quality: { key: 'quality', env: 'FRAMERING_QUALITY', valueName: 'Q', parse: integer(1, 100), help: 'JPEG quality 1-100, where the driver encodes' },
+  rotate: { key: 'rotate', env: 'FRAMERING_ROTATE', valueName: 'DEG', parse: oneOf(ROTATIONS), help: 'rotate the picture clockwise: 0, 90, 180 or 270' },
+  flip: { key: 'flip', env: 'FRAMERING_FLIP', valueName: 'AXIS', parse: oneOf(FLIPS), help: 'mirror the picture: none, h (horizontal), v (vertical) or both' },
+  encoders: { key: 'encoders', env: 'FRAMERING_ENCODERS', valueName: 'N', parse: integer(1, 64), help: 'JPEG encoder threads, where the driver encodes (default: cores - 1, at least 1)' },
   'log-level': { key: 'logLevel', env: 'FRAMERING_LOG_LEVEL', valueName: 'LEVEL', parse: oneOf(LOG_LEVELS), help: `one of ${LOG_LEVELS.join(', ')} (default ${DEFAULTS.logLevel})` },
 });
 
@@ -131,7 +151,8 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   if (values.help) return { kind: 'help' };
   if (values.version) return { kind: 'version' };
 
-  const config: Record<string, unknown> = { ...DEFAULTS, source: undefined, fps: undefined };
+  const config: Record<string, unknown> = { ...DEFAULTS };
+  for (const spec of Object.values(OPTIONS)) if (!(spec.key in config)) config[spec.key] = undefined;
   for (const [name, spec] of Object.entries(OPTIONS)) {
     const fromArgs = values[name];
     const fromEnv = env[spec.env];

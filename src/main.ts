@@ -5,7 +5,7 @@
 
 import { Camera } from './camera.js';
 import type { Config } from './config.js';
-import { loadDriverModule } from './drivers/registry.js';
+import { checkDriver } from './drivers/registry.js';
 import type { DriverOptions } from './drivers/types.js';
 import type { Logger } from './log.js';
 import { startUwsFrontEnd, type FrontEnd } from './server/uws.js';
@@ -29,12 +29,12 @@ export interface StartOptions {
  * modules only validate here; native camera bindings load in the capture worker alone.
  */
 export async function validateCamera(config: Config): Promise<void> {
-  const driver = await loadDriverModule(config.camera);
-  await driver.validate?.(driverOptions(config));
+  await checkDriver(config.camera, driverOptions(config));
 }
 
 function driverOptions(config: Config): DriverOptions {
-  return { source: config.source, fps: config.fps };
+  const { source, fps, width, height, quality, rotate, flip, encoders } = config;
+  return { source, fps, width, height, quality, rotate, flip, encoders };
 }
 
 export async function startServer(config: Config, options: StartOptions): Promise<Server> {

@@ -25,6 +25,10 @@ describe('invalid options', { timeout: 60_000 }, () => {
     ['files with a missing folder', ['--camera', 'files', '--source', '/nonexistent/frames'], {}, /--source "\/nonexistent\/frames"/],
     ['bad value in the environment', [], { FRAMERING_FPS: 'fast' }, /FRAMERING_FPS "fast"/],
     ['unknown CAMERA in the environment', [], { CAMERA: 'webcam9' }, /--camera "webcam9"/],
+    ['an option the driver cannot honour', ['--rotate', '90'], {}, /--rotate: the emulated camera cannot honour it \(it takes: --fps\)/],
+    ['--quality out of range', ['--quality', '0'], {}, /--quality "0".*1 to 100/],
+    ['--rotate not a right angle', ['--rotate', '45'], {}, /--rotate "45".*0, 90, 180, 270/],
+    ['--flip not an axis', ['--flip', 'x'], {}, /--flip "x".*none, h, v, both/],
     ['--log-level not a level', ['--log-level', 'loud'], {}, /--log-level "loud".*debug, info, warn, error/],
   ];
   for (const [title, args, env, message] of cases) {

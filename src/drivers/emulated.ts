@@ -6,8 +6,9 @@
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../errors.js';
 import { ticks } from './pacing.js';
-import type { CameraDriver, DriverOptions } from './types.js';
+import type { CameraDriver, DriverModule, DriverOptions } from './types.js';
 
+export const supports: DriverModule['supports'] = ['fps'];
 export const DEFAULT_FPS = 1;
 const IMAGES = ['1.jpg', '2.jpg', '3.jpg'];
 /** The images ship with the package, beside `dist/` (this file runs as dist/src/drivers/emulated.js). */

@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { isCompleteJpeg } from '../jpeg.js';
 import { ticks } from './pacing.js';
-import type { CameraDriver, DriverOptions } from './types.js';
+import type { CameraDriver, DriverModule, DriverOptions } from './types.js';
 
+export const supports: DriverModule['supports'] = ['source', 'fps'];
 export const DEFAULT_FPS = 30;
 
 function listFrames(source: string | undefined): string[] {

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../errors.js';
-import type { DriverModule } from './types.js';
+import { DRIVER_OPTION_NAMES, type DriverModule, type DriverOptions } from './types.js';
 
 const builtin: Record<string, () => Promise<DriverModule>> = {
   emulated: () => import('./emulated.js'),
@@ -34,5 +34,28 @@ export async function loadDriverModule(name: string): Promise<DriverModule> {
   if (typeof mod.createDriver !== 'function') {
     throw new ConfigError(`invalid --camera "${name}": the module does not export a createDriver function`);
   }
-  return mod as DriverModule;
+  // A user's module that does not say what it supports is handed every option.
+  return { supports: DRIVER_OPTION_NAMES, ...mod } as DriverModule;
+}
+
+/** True for option values that change nothing, which every driver honours. */
+function isNeutral(name: keyof DriverOptions, value: unknown): boolean {
+  return (name === 'rotate' && value === 0) || (name === 'flip' && value === 'none');
+}
+
+/**
+ * Loads the driver for `--camera`, refuses options it cannot honour and lets it check the rest.
+ * Throws ConfigError naming the option. Runs in the main thread at start; driver modules load
+ * native camera bindings only in `createDriver`, inside the capture worker.
+ */
+export async function checkDriver(name: string, options: DriverOptions): Promise<DriverModule> {
+  const driver = await loadDriverModule(name);
+  for (const option of DRIVER_OPTION_NAMES) {
+    const value = options[option];
+    if (value === undefined || isNeutral(option, value) || driver.supports.includes(option)) continue;
+    const supported = driver.supports.map((o) => `--${o}`).join(', ') || 'none';
+    throw new ConfigError(`invalid --${option}: the ${name} camera cannot honour it (it takes: ${supported})`);
+  }
+  await driver.validate?.(options);
+  return driver;
 }

@@ -3,12 +3,26 @@
  * lifecycle (start on the first viewer, stop when idle, retry on failure).
  */
 
-/** Options a driver may honour. */
+import type { Flip, Rotation } from '../config.js';
+
+/** Options a driver may honour; undefined = the driver's default. */
 export interface DriverOptions {
   source: string | undefined;
-  /** Frames per second; undefined = the driver's default. */
+  /** Frames per second. */
   fps: number | undefined;
+  width: number | undefined;
+  height: number | undefined;
+  /** JPEG quality, 1-100. */
+  quality: number | undefined;
+  /** Degrees clockwise. */
+  rotate: Rotation | undefined;
+  flip: Flip | undefined;
+  /** JPEG encoder threads. */
+  encoders: number | undefined;
 }
+
+export type DriverOptionName = keyof DriverOptions;
+export const DRIVER_OPTION_NAMES: readonly DriverOptionName[] = ['source', 'fps', 'width', 'height', 'quality', 'rotate', 'flip', 'encoders'];
 
 export interface CameraDriver {
   /**
@@ -22,6 +36,11 @@ export interface CameraDriver {
 /** What a driver module (src/drivers/NAME.ts, or a user's module) exports. */
 export interface DriverModule {
   /**
+   * The options this driver honours. Any other option given by the user is refused at start
+   * (rotate 0 and flip none are honoured by every driver: they change nothing).
+   */
+  supports: readonly DriverOptionName[];
+  /**
    * Checks the options at start, in the main thread, before any worker runs. Throws a
    * ConfigError naming the bad option. Must not load native camera bindings.
    */
@@ -29,3 +48,15 @@ export interface DriverModule {
   /** Creates the driver in the capture worker (once per process). */
   createDriver(options: DriverOptions): CameraDriver | Promise<CameraDriver>;
 }
+
+/** Every driver option unset: a base to spread partial options over. */
+export const UNSET_DRIVER_OPTIONS: Readonly<DriverOptions> = Object.freeze({
+  source: undefined,
+  fps: undefined,
+  width: undefined,
+  height: undefined,
+  quality: undefined,
+  rotate: undefined,
+  flip: undefined,
+  encoders: undefined,
+});
