@@ -9,7 +9,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeError } from './errors.js';
 import type { FrameRing, CaptureStateName } from './ring.js';
-import type { CameraDriver } from './drivers/types.js';
+import type { CameraDriver, DriverContext } from './drivers/types.js';
 
 export interface CaptureEvents {
   state(state: CaptureStateName, error?: string): void;
@@ -19,7 +19,7 @@ export interface CaptureEvents {
 export interface CaptureLoopOptions {
   ring: FrameRing;
   /** Creates the driver; called once, on the first start. */
-  createDriver: () => CameraDriver | Promise<CameraDriver>;
+  createDriver: (context: DriverContext) => CameraDriver | Promise<CameraDriver>;
   idleTimeoutMs: number;
   events: CaptureEvents;
   /** First retry delay after a failure, doubled on every failure in a row. */
@@ -37,6 +37,10 @@ export class CaptureLoop {
   private session: AbortController | null = null;
   private oversizeBurst = 0;
   private done: Promise<void> | null = null;
+  private readonly driverContext: DriverContext = {
+    countDrop: (reason, frames = 1) => this.ring.countDrop(reason, frames),
+    log: (level, message) => this.opts.events.log(level, message),
+  };
 
   constructor(options: CaptureLoopOptions) {
     this.opts = { backoffInitialMs: 500, backoffMaxMs: 10_000, ...options };
@@ -82,7 +86,7 @@ export class CaptureLoop {
       let delivered = false;
       try {
         this.setState('starting');
-        this.driver ??= await this.opts.createDriver();
+        this.driver ??= await this.opts.createDriver(this.driverContext);
         for await (const jpeg of this.driver.frames(session.signal)) {
           if (session.signal.aborted) break;
           if (!delivered) {
@@ -104,6 +108,7 @@ export class CaptureLoop {
       const idle = session.signal.reason instanceof IdleStop;
       if (failure === null) {
         if (idle) this.opts.events.log('info', 'capture stopped: no viewers');
+        this.setState('idle');
         return;
       }
       const reason = describeError(failure);

@@ -82,7 +82,10 @@ export class FrameFeed {
   private async loop(): Promise<void> {
     this.looping = true;
     try {
-      let seen = this.latest?.seq ?? this.ring.latestSeq();
+      // Start from the ring's newest frame, not from `latest`: whatever the ring holds now was
+      // either handed to the new subscriber by subscribe() (capture running) or is stale (a
+      // frame from an earlier capture session) and must not be sent.
+      let seen = this.ring.latestSeq();
       while (!this.closed && this.subscribers.size > 0) {
         const wait = this.ring.waitForNewer(seen);
         if (wait) await wait;

@@ -68,6 +68,10 @@ export const kPublished = 7;
 export const kDroppedOversize = 8;
 /** Bumped by anyone who needs every waiter on LATEST to wake and re-check (shutdown). */
 export const kWakeGeneration = 9;
+/** Frames a driver dropped before publishing because its encoders were busy. */
+export const kDroppedEncoderBusy = 10;
+/** Frames a driver dropped because the source delivered them broken. */
+export const kDroppedCorrupt = 11;
 const kHeaderFields = 16; // room for later fields without a layout change
 
 // Per-slot metadata (Int32 indices relative to the slot's metadata block).
@@ -94,6 +98,14 @@ export const CaptureState = {
 } as const;
 export type CaptureStateName = keyof typeof CaptureState;
 const stateNames = Object.keys(CaptureState) as CaptureStateName[];
+
+/** Why a frame never reached viewers. */
+export type DropReason = 'oversize' | 'encoder-busy' | 'corrupt';
+const dropFields: Record<DropReason, number> = {
+  oversize: kDroppedOversize,
+  'encoder-busy': kDroppedEncoderBusy,
+  corrupt: kDroppedCorrupt,
+};
 
 export interface RingGeometry {
   slots: number;
@@ -321,5 +333,15 @@ export class FrameRing {
 
   droppedOversize(): number {
     return Atomics.load(this.header, kDroppedOversize) >>> 0;
+  }
+
+  /** Counts frames a driver dropped before they reached the ring. */
+  countDrop(reason: DropReason, frames = 1): void {
+    Atomics.add(this.header, dropFields[reason], frames);
+  }
+
+  /** Frames dropped for `reason` so far. */
+  dropped(reason: DropReason): number {
+    return Atomics.load(this.header, dropFields[reason]) >>> 0;
   }
 }

@@ -10,12 +10,8 @@ import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../errors.js';
 import { DRIVER_OPTION_NAMES, type DriverModule, type DriverOptions } from './types.js';
 
-const builtin: Record<string, () => Promise<DriverModule>> = {
-  emulated: () => import('./emulated.js'),
-  files: () => import('./files.js'),
-};
-
-export const BUILTIN_DRIVERS = Object.freeze(Object.keys(builtin));
+/** Built-in drivers: src/drivers/NAME.ts each. */
+export const BUILTIN_DRIVERS: readonly string[] = Object.freeze(['emulated', 'files']);
 
 function isModulePath(name: string): boolean {
   return name.includes('/') || /\.m?js$/.test(name);
@@ -23,8 +19,7 @@ function isModulePath(name: string): boolean {
 
 /** Loads the driver module for a `--camera` value. Throws ConfigError for an unknown name. */
 export async function loadDriverModule(name: string): Promise<DriverModule> {
-  const load = builtin[name];
-  if (load) return load();
+  if (BUILTIN_DRIVERS.includes(name)) return (await import(`./${name}.js`)) as DriverModule;
   if (!isModulePath(name)) {
     throw new ConfigError(`invalid --camera "${name}": expected one of ${BUILTIN_DRIVERS.join(', ')}, or a path to a driver module`);
   }

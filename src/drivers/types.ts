@@ -24,6 +24,14 @@ export interface DriverOptions {
 export type DriverOptionName = keyof DriverOptions;
 export const DRIVER_OPTION_NAMES: readonly DriverOptionName[] = ['source', 'fps', 'width', 'height', 'quality', 'rotate', 'flip', 'encoders'];
 
+/** What the capture worker offers a driver. */
+export interface DriverContext {
+  /** Counts frames the driver dropped before they reached the ring (shown in status and metrics). */
+  countDrop(reason: 'encoder-busy' | 'corrupt', frames?: number): void;
+  /** Logs a line attributed to the camera. */
+  log(level: 'debug' | 'info' | 'warn' | 'error', message: string): void;
+}
+
 export interface CameraDriver {
   /**
    * Opens the camera and yields JPEG frames, paced by the source, until `signal` aborts; releases
@@ -46,7 +54,7 @@ export interface DriverModule {
    */
   validate?(options: DriverOptions): void | Promise<void>;
   /** Creates the driver in the capture worker (once per process). */
-  createDriver(options: DriverOptions): CameraDriver | Promise<CameraDriver>;
+  createDriver(options: DriverOptions, context: DriverContext): CameraDriver | Promise<CameraDriver>;
 }
 
 /** Every driver option unset: a base to spread partial options over. */

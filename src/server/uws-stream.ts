@@ -56,12 +56,13 @@ export class UwsStreamClient implements FrameSubscriber {
     for (const [k, v] of extraHeaders) res.writeHeader(k, v);
     this.tryEnd(STREAM_PREAMBLE);
     const current = this.feed.subscribe(this);
-    if (current && this.open) this.send(current);
+    if (current && this.open && current.seq !== this.lastSeq) this.send(current);
   }
 
   /** From the frame feed, outside any uWS callback: writes must be corked. */
   onFrame(frame: Frame): void {
-    if (!this.open) return;
+    // The frame handed over at subscribe time can also arrive through the feed: send it once.
+    if (!this.open || frame.seq === this.lastSeq) return;
     if (this.inflight !== null) {
       this.framesSkipped++;
       return;
