@@ -8,6 +8,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeError } from './errors.js';
+import { jpegDimensions } from './jpeg.js';
 import type { FrameRing, CaptureStateName } from './ring.js';
 import type { CameraDriver, DriverContext } from './drivers/types.js';
 
@@ -36,6 +37,8 @@ export class CaptureLoop {
   private readonly shutdown = new AbortController();
   private session: AbortController | null = null;
   private oversizeBurst = 0;
+  private rateWindowStart = 0; // performance.now() ms
+  private rateCount = 0;
   private done: Promise<void> | null = null;
   private readonly driverContext: DriverContext = {
     countDrop: (reason, frames = 1) => this.ring.countDrop(reason, frames),
@@ -148,7 +151,9 @@ export class CaptureLoop {
   }
 
   private publish(jpeg: Uint8Array): void {
-    const seq = this.ring.publish(jpeg, performance.timeOrigin + performance.now());
+    const now = performance.now();
+    const seq = this.ring.publish(jpeg, performance.timeOrigin + now);
+    this.measure(jpeg, now);
     if (seq === 0) {
       if (this.oversizeBurst++ === 0) {
         this.opts.events.log('warn', `dropping frames larger than the ring's ${this.ring.slotBytes}-byte slots (this one: ${jpeg.byteLength} bytes); raise --max-frame-bytes`);
@@ -159,7 +164,28 @@ export class CaptureLoop {
     }
   }
 
+  /** Measures the capture rate over windows of about a second, and the frame size. */
+  private measure(jpeg: Uint8Array, now: number): void {
+    if (this.rateWindowStart === 0) this.rateWindowStart = now;
+    this.rateCount++;
+    const elapsed = now - this.rateWindowStart;
+    if (elapsed >= 1000 || this.rateCount === 1) {
+      const size = jpegDimensions(jpeg);
+      const fps = this.rateCount > 1 ? ((this.rateCount - 1) * 1000) / elapsed : 0;
+      if (this.rateCount > 1) {
+        this.rateWindowStart = now;
+        this.rateCount = 1;
+      }
+      this.ring.setSourceInfo(fps || this.ring.sourceInfo().fps, size?.width ?? 0, size?.height ?? 0);
+    }
+  }
+
   private setState(state: CaptureStateName, error?: string): void {
+    if (state !== 'running') {
+      this.rateWindowStart = 0;
+      this.rateCount = 0;
+      if (state === 'idle') this.ring.setSourceInfo(0, this.ring.sourceInfo().width, this.ring.sourceInfo().height);
+    }
     this.ring.setState(state);
     this.opts.events.state(state, error);
   }

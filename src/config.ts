@@ -3,10 +3,14 @@
  * Config. Every error names the option and what is allowed.
  */
 
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './errors.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
 import { MAX_SLOTS, MAX_SLOT_BYTES, MIN_SLOTS, MIN_SLOT_BYTES } from './ring.js';
+import { parseCredentials, type Credentials } from './server/auth.js';
+import { FRONT_ENDS, type FrontEndName } from './server/front-end.js';
 
 export interface Config {
   /** TCP port; 0 picks a free one. */
@@ -34,7 +38,36 @@ export interface Config {
   readonly flip: Flip | undefined;
   /** JPEG encoder threads. */
   readonly encoders: number | undefined;
+  /** The cameras to serve, first one also on /video_feed and /snapshot. */
+  readonly cameras: readonly CameraConfig[];
+  /** HTTP front end; undefined = uWebSockets.js, or node:http where its binary cannot load. */
+  readonly http: FrontEndName | undefined;
+  /** Accepted Basic credentials; empty = no authentication. */
+  readonly auth: readonly Credentials[];
+  readonly tlsCert: string | undefined;
+  readonly tlsKey: string | undefined;
+  readonly corsOrigin: string | undefined;
+  /** Most stream viewers at once; 0 = no limit. */
+  readonly maxClients: number;
 }
+
+/** One camera: its name (for /cameras/NAME/...), its driver and the driver's options. */
+export interface CameraConfig {
+  readonly name: string;
+  readonly driver: string;
+  readonly source: string | undefined;
+  readonly fps: number | undefined;
+  readonly width: number | undefined;
+  readonly height: number | undefined;
+  readonly quality: number | undefined;
+  readonly rotate: Rotation | undefined;
+  readonly flip: Flip | undefined;
+  readonly encoders: number | undefined;
+}
+
+/** Options that can be given per camera. */
+const CAMERA_KEYS = ['source', 'fps', 'width', 'height', 'quality', 'rotate', 'flip', 'encoders'] as const;
+export const DEFAULT_CAMERA_NAME = 'default';
 
 export const ROTATIONS = [0, 90, 180, 270] as const;
 export type Rotation = (typeof ROTATIONS)[number];
@@ -50,14 +83,17 @@ export const DEFAULTS = Object.freeze({
   // A 1920x1080 JPEG at quality 95 with a busy scene is about 1 MB; leave headroom.
   maxFrameBytes: 2 * 1024 * 1024,
   logLevel: 'info' as LogLevel,
+  maxClients: 0,
 });
 
 interface OptionSpec {
   env: string;
+  /** May be given more than once. */
+  multiple?: boolean;
   help: string;
   valueName?: string;
   parse?: (raw: string, flag: string) => unknown;
-  key: keyof Config;
+  key: keyof Config | 'config' | 'authFile';
 }
 
 function integer(min: number, max: number) {
@@ -102,6 +138,21 @@ function nonEmpty(raw: string, flag: string): string {
   return raw;
 }
 
+function credentials(raw: string, flag: string): Credentials[] {
+  const c = parseCredentials(raw);
+  if (!c) throw new ConfigError(`invalid ${flag}: expected USER:PASSWORD`);
+  return [c];
+}
+
+function readableFile(raw: string, flag: string): string {
+  try {
+    readFileSync(raw, { flag: 'r' }).subarray(0, 0);
+  } catch (err) {
+    throw new ConfigError(`invalid ${flag} "${raw}": cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  return raw;
+}
+
 function oneOf<T extends string | number>(values: readonly T[]) {
   return (raw: string, flag: string): T => {
     const found = values.find((v) => String(v) === raw.trim());
@@ -114,7 +165,7 @@ function oneOf<T extends string | number>(values: readonly T[]) {
 export const OPTIONS: Readonly<Record<string, OptionSpec>> = Object.freeze({
   port: { key: 'port', env: 'FRAMERING_PORT', valueName: 'N', parse: integer(0, 65535), help: `TCP port to listen on (default ${DEFAULTS.port}; 0 picks a free port)` },
   host: { key: 'host', env: 'FRAMERING_HOST', valueName: 'ADDR', parse: nonEmpty, help: `address to listen on (default ${DEFAULTS.host}, every IPv4 interface)` },
-  camera: { key: 'camera', env: 'CAMERA', valueName: 'NAME', parse: nonEmpty, help: `camera driver: emulated, files, or a path to a driver module (default ${DEFAULTS.camera})` },
+  camera: { key: 'camera', env: 'CAMERA', valueName: 'DRIVER', multiple: true, parse: nonEmpty, help: `camera driver (emulated, files, opencv, pi, libcamera, http, synthetic, or a path to a driver module; default ${DEFAULTS.camera}); repeat as NAME=DRIVER[,option=value...] for several cameras` },
   source: { key: 'source', env: 'FRAMERING_SOURCE', valueName: 'SRC', parse: nonEmpty, help: 'driver source: for files, the folder of *.jpg frames' },
   fps: { key: 'fps', env: 'FRAMERING_FPS', valueName: 'N', parse: decimal(0, 1000, { exclusiveMin: true }), help: 'capture rate in frames per second (default: the driver\'s, emulated 1, files 30)' },
   'idle-timeout': { key: 'idleTimeout', env: 'FRAMERING_IDLE_TIMEOUT', valueName: 'S', parse: decimal(0, 86400), help: `seconds without a viewer before capture stops (default ${DEFAULTS.idleTimeout})` },
@@ -126,6 +177,14 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = Object.freeze({
   rotate: { key: 'rotate', env: 'FRAMERING_ROTATE', valueName: 'DEG', parse: oneOf(ROTATIONS), help: 'rotate the picture clockwise: 0, 90, 180 or 270' },
   flip: { key: 'flip', env: 'FRAMERING_FLIP', valueName: 'AXIS', parse: oneOf(FLIPS), help: 'mirror the picture: none, h (horizontal), v (vertical) or both' },
   encoders: { key: 'encoders', env: 'FRAMERING_ENCODERS', valueName: 'N', parse: integer(1, 64), help: 'JPEG encoder threads, where the driver encodes (default: cores - 1, at least 1)' },
+  config: { key: 'config', env: 'FRAMERING_CONFIG', valueName: 'FILE', parse: nonEmpty, help: 'read options and cameras from a JSON or YAML file (command line and environment win)' },
+  http: { key: 'http', env: 'FRAMERING_HTTP', valueName: 'IMPL', parse: oneOf(FRONT_ENDS), help: 'HTTP front end: uws or node (default uws; node where uws cannot load)' },
+  auth: { key: 'auth', env: 'FRAMERING_AUTH', valueName: 'USER:PASS', parse: credentials, help: 'require HTTP Basic authentication on every route but /healthz' },
+  'auth-file': { key: 'authFile', env: 'FRAMERING_AUTH_FILE', valueName: 'FILE', parse: nonEmpty, help: 'like --auth, one USER:PASSWORD per line' },
+  'tls-cert': { key: 'tlsCert', env: 'FRAMERING_TLS_CERT', valueName: 'FILE', parse: readableFile, help: 'serve HTTPS with this PEM certificate (with --tls-key)' },
+  'tls-key': { key: 'tlsKey', env: 'FRAMERING_TLS_KEY', valueName: 'FILE', parse: readableFile, help: 'the PEM private key for --tls-cert' },
+  'cors-origin': { key: 'corsOrigin', env: 'FRAMERING_CORS_ORIGIN', valueName: 'ORIGIN', parse: nonEmpty, help: 'send CORS headers allowing this origin (or *); none by default' },
+  'max-clients': { key: 'maxClients', env: 'FRAMERING_MAX_CLIENTS', valueName: 'N', parse: integer(0, 1_000_000), help: 'most stream viewers at once, beyond it 503 (default 0: no limit)' },
   'log-level': { key: 'logLevel', env: 'FRAMERING_LOG_LEVEL', valueName: 'LEVEL', parse: oneOf(LOG_LEVELS), help: `one of ${LOG_LEVELS.join(', ')} (default ${DEFAULTS.logLevel})` },
 });
 
@@ -136,13 +195,13 @@ export type ParseResult = { kind: 'run'; config: Config } | { kind: 'help' } | {
  * environment variables, which win over defaults. Throws ConfigError.
  */
 export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): ParseResult {
-  const parseOptions: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
+  const parseOptions: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {
     help: { type: 'boolean', short: 'h' },
     version: { type: 'boolean' },
   };
-  for (const name of Object.keys(OPTIONS)) parseOptions[name] = { type: 'string' };
+  for (const [name, spec] of Object.entries(OPTIONS)) parseOptions[name] = { type: 'string', multiple: spec.multiple ?? false };
 
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   try {
     ({ values } = parseArgs({ args: [...argv], options: parseOptions, strict: true, allowPositionals: false }));
   } catch (err) {
@@ -151,15 +210,143 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   if (values.help) return { kind: 'help' };
   if (values.version) return { kind: 'version' };
 
-  const config: Record<string, unknown> = { ...DEFAULTS };
+  const configPath = (values.config as string | undefined) ?? (env.FRAMERING_CONFIG || undefined);
+  const file: FileConfig = configPath === undefined ? { options: {}, cameras: [] } : readConfigFile(configPath);
+
+  const config: Record<string, unknown> = { ...DEFAULTS, auth: [] };
   for (const spec of Object.values(OPTIONS)) if (!(spec.key in config)) config[spec.key] = undefined;
   for (const [name, spec] of Object.entries(OPTIONS)) {
+    if (name === 'camera' || name === 'config') continue;
     const fromArgs = values[name];
     const fromEnv = env[spec.env];
-    if (typeof fromArgs === 'string') config[spec.key] = spec.parse ? spec.parse(fromArgs, `--${name}`) : fromArgs;
-    else if (fromEnv !== undefined && fromEnv !== '') config[spec.key] = spec.parse ? spec.parse(fromEnv, spec.env) : fromEnv;
+    const fromFile = file.options[name];
+    const parse = spec.parse ?? ((v: string) => v);
+    if (typeof fromArgs === 'string') config[spec.key] = parse(fromArgs, `--${name}`);
+    else if (fromEnv !== undefined && fromEnv !== '') config[spec.key] = parse(fromEnv, spec.env);
+    else if (fromFile !== undefined) config[spec.key] = parse(fromFile, `${configPath}: ${name}`);
   }
+  if (config.authFile !== undefined) config.auth = [...(config.auth as Credentials[]), ...readAuthFile(config.authFile as string)];
+  delete config.authFile;
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
+    throw new ConfigError(`invalid ${config.tlsCert === undefined ? '--tls-key' : '--tls-cert'}: HTTPS needs both --tls-cert and --tls-key`);
+  }
+
+  // Cameras: the command line, else CAMERA, else the file, else the emulated camera.
+  const cli = (values.camera as string[] | undefined) ?? [];
+  let specs: { spec: string; where: string }[] = cli.map((spec) => ({ spec, where: '--camera' }));
+  if (specs.length === 0 && env.CAMERA) specs = [{ spec: env.CAMERA, where: 'CAMERA' }];
+  const defaults = Object.fromEntries(CAMERA_KEYS.map((k) => [k, config[k]]));
+  let cameras: CameraConfig[];
+  if (specs.length > 0) cameras = camerasFromSpecs(specs, defaults);
+  else if (file.cameras.length > 0) cameras = file.cameras.map((c) => cameraFromEntries(c.name, c.driver, c.options, defaults, `${configPath}: cameras.${c.name}`));
+  else cameras = [cameraFromEntries(DEFAULT_CAMERA_NAME, file.options.camera ?? DEFAULTS.camera, {}, defaults, String(configPath))];
+  config.cameras = Object.freeze(cameras.map((c) => Object.freeze(c)));
+  config.camera = cameras[0]!.driver;
   return { kind: 'run', config: Object.freeze(config) as unknown as Config };
+}
+
+const NAME_RE = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** `DRIVER` alone (one camera), or one or more `NAME=DRIVER[,option=value...]`. */
+function camerasFromSpecs(specs: { spec: string; where: string }[], defaults: Record<string, unknown>): CameraConfig[] {
+  const named = specs.map(({ spec, where }) => {
+    const m = /^([^=,/]+)=(.*)$/.exec(spec);
+    if (!m) return null;
+    const [driver = '', ...pairs] = m[2]!.split(',');
+    const options: Record<string, string> = {};
+    for (const pair of pairs) {
+      const eq = pair.indexOf('=');
+      if (eq <= 0) throw new ConfigError(`invalid ${where} "${spec}": expected NAME=DRIVER[,option=value...], got "${pair}"`);
+      options[pair.slice(0, eq).trim()] = pair.slice(eq + 1);
+    }
+    return { name: m[1]!.trim(), driver: driver.trim(), options, where };
+  });
+  if (named.every((n) => n === null)) {
+    if (specs.length > 1) throw new ConfigError('invalid --camera: give several cameras as NAME=DRIVER, e.g. --camera front=opencv --camera back=libcamera');
+    return [cameraFromEntries(DEFAULT_CAMERA_NAME, specs[0]!.spec, {}, defaults, specs[0]!.where)];
+  }
+  if (named.some((n) => n === null)) throw new ConfigError('invalid --camera: when one camera is named (NAME=DRIVER), name them all');
+  return named.map((n) => cameraFromEntries(n!.name, n!.driver, n!.options, defaults, `${n!.where} ${n!.name}`));
+}
+
+function cameraFromEntries(name: string, driver: string, options: Record<string, string>, defaults: Record<string, unknown>, where: string): CameraConfig {
+  if (!NAME_RE.test(name)) throw new ConfigError(`invalid camera name "${name}" (${where}): use 1-64 letters, digits, - or _`);
+  if (driver.trim() === '') throw new ConfigError(`invalid camera "${name}" (${where}): no driver given`);
+  const camera: Record<string, unknown> = { name, driver, ...defaults };
+  for (const [key, raw] of Object.entries(options)) {
+    if (!(CAMERA_KEYS as readonly string[]).includes(key)) {
+      throw new ConfigError(`invalid option "${key}" for camera "${name}" (${where}): per-camera options are ${CAMERA_KEYS.join(', ')}`);
+    }
+    camera[key] = OPTIONS[key]!.parse!(raw, `${key} of camera "${name}"`);
+  }
+  return camera as unknown as CameraConfig;
+}
+
+interface FileConfig {
+  /** Option name → value as text (validated like a command-line value). */
+  options: Record<string, string>;
+  cameras: { name: string; driver: string; options: Record<string, string> }[];
+}
+
+const camelToKebab = (k: string): string => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+function readConfigFile(path: string): FileConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`invalid --config "${path}": cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  let data: unknown;
+  try {
+    data = /\.json$/i.test(path) ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`invalid --config "${path}": ${String((err as Error).message).split('\n')[0]}`);
+  }
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) throw new ConfigError(`invalid --config "${path}": expected a mapping of options`);
+  const options: Record<string, string> = {};
+  let cameras: FileConfig['cameras'] = [];
+  for (const [rawKey, value] of Object.entries(data as Record<string, unknown>)) {
+    const key = camelToKebab(rawKey);
+    if (key === 'cameras') {
+      cameras = fileCameras(path, value);
+      continue;
+    }
+    if (!(key in OPTIONS) || key === 'config') throw new ConfigError(`invalid --config "${path}": unknown option "${rawKey}"`);
+    if (value === null || typeof value === 'object') throw new ConfigError(`invalid --config "${path}": option "${rawKey}" needs a single value`);
+    options[key] = String(value);
+  }
+  return { options, cameras };
+}
+
+function fileCameras(path: string, value: unknown): FileConfig['cameras'] {
+  const entries: [string | undefined, unknown][] = Array.isArray(value) ? value.map((v) => [undefined, v]) : value && typeof value === 'object' ? Object.entries(value) : [];
+  if (entries.length === 0) throw new ConfigError(`invalid --config "${path}": cameras must be a non-empty list or mapping`);
+  return entries.map(([key, raw], i) => {
+    if (!raw || typeof raw !== 'object') throw new ConfigError(`invalid --config "${path}": camera ${key ?? i + 1} must be a mapping`);
+    const { name = key, driver, camera, ...rest } = raw as Record<string, unknown>;
+    const options: Record<string, string> = {};
+    for (const [k, v] of Object.entries(rest)) options[camelToKebab(k)] = String(v);
+    return { name: String(name ?? `camera${i + 1}`), driver: String(driver ?? camera ?? ''), options };
+  });
+}
+
+function readAuthFile(path: string): Credentials[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`invalid --auth-file "${path}": cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const out: Credentials[] = [];
+  text.split(/\r?\n/).forEach((line, i) => {
+    if (line.trim() === '' || line.trimStart().startsWith('#')) return;
+    const c = parseCredentials(line);
+    if (!c) throw new ConfigError(`invalid --auth-file "${path}": line ${i + 1} is not USER:PASSWORD`);
+    out.push(c);
+  });
+  if (out.length === 0) throw new ConfigError(`invalid --auth-file "${path}": no USER:PASSWORD lines`);
+  return out;
 }
 
 function rephraseParseError(err: unknown): string {

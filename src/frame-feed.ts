@@ -28,14 +28,29 @@ export interface Frame {
 export interface FrameSubscriber {
   /** Called for every new frame while subscribed. Must not throw. */
   onFrame(frame: Frame): void;
+  /** Called with the last frame again when the camera has stalled (keepalive). Must not throw. */
+  onRepeat?(frame: Frame): void;
 }
+
+/**
+ * A stalled camera's last frame is re-sent this often, so proxies and browsers keep the
+ * connection (µStreamer does the same). A camera slower than this is not stalled: the
+ * keepalive waits for 1.5 of its recent frame intervals instead.
+ */
+export const KEEPALIVE_MS = 1000;
 
 export class FrameFeed {
   /** The newest frame this feed has read, or null. */
   latest: Frame | null = null;
+  /** Called once per new frame after it went to every subscriber (metrics). */
+  onFanout: ((frame: Frame) => void) | null = null;
   private readonly subscribers = new Set<FrameSubscriber>();
   private looping = false;
   private closed = false;
+  private keepalive: NodeJS.Timeout | null = null;
+  /** performance.now() of the last new frame, and the interval before it (ms). */
+  private lastFrameAt = 0;
+  private frameIntervalMs = 0;
 
   constructor(readonly ring: FrameRing) {}
 
@@ -59,6 +74,7 @@ export class FrameFeed {
 
   unsubscribe(subscriber: FrameSubscriber): void {
     if (this.subscribers.delete(subscriber)) this.ring.addDemand(-1);
+    if (this.subscribers.size === 0) this.stopKeepalive();
   }
 
   /** Stops the feed: wakes its waiter so the loop ends; subscribers are dropped. */
@@ -66,6 +82,7 @@ export class FrameFeed {
     if (this.closed) return;
     this.closed = true;
     for (const s of this.subscribers) this.unsubscribe(s);
+    this.stopKeepalive();
     this.ring.wakeAll();
   }
 
@@ -78,6 +95,25 @@ export class FrameFeed {
     }
     return this.latest;
   }
+
+  /** Re-arms the keepalive timer after a new frame (per frame per thread, not per viewer). */
+  private armKeepalive(): void {
+    if (this.keepalive) clearTimeout(this.keepalive);
+    this.keepalive = setTimeout(this.repeat, Math.max(KEEPALIVE_MS, 1.5 * this.frameIntervalMs));
+  }
+
+  private stopKeepalive(): void {
+    if (this.keepalive) clearTimeout(this.keepalive);
+    this.keepalive = null;
+  }
+
+  private readonly repeat = (): void => {
+    this.keepalive = null;
+    const frame = this.latest;
+    if (this.closed || frame === null || this.subscribers.size === 0) return;
+    for (const s of this.subscribers) s.onRepeat?.(frame);
+    this.keepalive = setTimeout(this.repeat, KEEPALIVE_MS);
+  };
 
   private async loop(): Promise<void> {
     this.looping = true;
@@ -98,7 +134,12 @@ export class FrameFeed {
           continue;
         }
         seen = frame.seq;
+        const now = performance.now();
+        if (this.lastFrameAt > 0) this.frameIntervalMs = now - this.lastFrameAt;
+        this.lastFrameAt = now;
+        this.armKeepalive();
         for (const s of this.subscribers) s.onFrame(frame);
+        this.onFanout?.(frame);
       }
     } finally {
       this.looping = false;

@@ -72,6 +72,11 @@ export const kWakeGeneration = 9;
 export const kDroppedEncoderBusy = 10;
 /** Frames a driver dropped because the source delivered them broken. */
 export const kDroppedCorrupt = 11;
+/** Size of the newest frame in pixels, 0 if unknown (written by the capture worker). */
+export const kWidth = 12;
+export const kHeight = 13;
+/** Measured capture rate in thousandths of a frame per second (written by the capture worker). */
+export const kFpsMilli = 14;
 const kHeaderFields = 16; // room for later fields without a layout change
 
 // Per-slot metadata (Int32 indices relative to the slot's metadata block).
@@ -333,6 +338,18 @@ export class FrameRing {
 
   droppedOversize(): number {
     return Atomics.load(this.header, kDroppedOversize) >>> 0;
+  }
+
+  /** Records the measured capture rate and the frame size (capture worker). */
+  setSourceInfo(fps: number, width: number, height: number): void {
+    Atomics.store(this.header, kFpsMilli, Math.round(fps * 1000));
+    Atomics.store(this.header, kWidth, width);
+    Atomics.store(this.header, kHeight, height);
+  }
+
+  /** Measured capture rate (fps) and frame size (0 when unknown). */
+  sourceInfo(): { fps: number; width: number; height: number } {
+    return { fps: Atomics.load(this.header, kFpsMilli) / 1000, width: Atomics.load(this.header, kWidth), height: Atomics.load(this.header, kHeight) };
   }
 
   /** Counts frames a driver dropped before they reached the ring. */

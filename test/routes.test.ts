@@ -1,5 +1,5 @@
 /**
- * The routes besides the stream itself: the index page, 404 for unknown paths, 405 (Allow: GET)
+ * The routes besides the stream itself: the index page, 404 for unknown paths, 405 (Allow: GET, HEAD)
  * for other methods on the known paths, and nosniff on every response.
  */
 
@@ -24,7 +24,7 @@ describe('routes', () => {
     assert.match(res.body, /<img\b[^>]*\bsrc="\/video_feed"/);
   });
 
-  for (const path of ['/nope', '/video_feed/extra', '/index.html', '/video_feed.mjpg']) {
+  for (const path of ['/nope', '/video_feed/extra', '/cameras', '/video_feed.mjpg']) {
     test(`GET ${path} is 404`, { timeout: 5000 }, async () => {
       const res = await request(ts.port, 'GET', path);
       assert.equal(res.status, 404);
@@ -34,10 +34,10 @@ describe('routes', () => {
 
   for (const path of ['/', '/video_feed']) {
     for (const method of ['POST', 'PUT', 'DELETE']) {
-      test(`${method} ${path} is 405 with Allow: GET`, { timeout: 5000 }, async () => {
+      test(`${method} ${path} is 405 with Allow: GET, HEAD`, { timeout: 5000 }, async () => {
         const res = await request(ts.port, method, path, { body: method === 'DELETE' ? undefined : 'x=1' });
         assert.equal(res.status, 405);
-        assert.equal(res.headers['allow'], 'GET');
+        assert.equal(res.headers['allow'], 'GET, HEAD');
         assert.equal(res.headers['x-content-type-options'], 'nosniff');
       });
     }

@@ -1,76 +1,70 @@
 /**
- * The uWebSockets.js HTTP front end: the index page and the MJPEG streams.
- * This is the only module that talks to uWebSockets.js.
+ * The uWebSockets.js HTTP front end. This is the only module that talks to uWebSockets.js;
+ * routing and policy live in Router and Viewer, shared with the node:http front end.
  */
 
 import type { HttpRequest, HttpResponse, us_listen_socket } from '@trufflesuite/uws-js-unofficial';
-import type { Camera } from '../camera.js';
-import type { Logger } from '../log.js';
-import { STREAM_CONTENT_TYPE } from '../multipart.js';
-import { renderIndexPage } from './page.js';
+import { STREAM_PREAMBLE } from '../multipart.js';
+import type { FrontEnd, FrontEndOptions } from './front-end.js';
+import { Router, statusLine, type PlainResponse } from './router.js';
 import { loadUws } from './uws-binary.js';
-import { UwsStreamClient } from './uws-stream.js';
+import { UwsStreamTransport } from './uws-stream.js';
+import { Viewer } from './viewer.js';
 
-export interface FrontEndOptions {
-  host: string;
-  port: number;
-  cameras: readonly Camera[];
-  log: Logger;
+function writePlain(res: HttpResponse, r: PlainResponse, head: boolean): void {
+  res.writeStatus(statusLine(r.status));
+  for (const [k, v] of r.headers) res.writeHeader(k, v);
+  if (head) res.endWithoutBody(typeof r.body === 'string' ? Buffer.byteLength(r.body) : r.body.length);
+  else res.end(r.body);
 }
-
-export interface FrontEnd {
-  readonly name: string;
-  /** The port actually listened on. */
-  readonly port: number;
-  /** Viewers connected now. */
-  readonly clientCount: number;
-  /** Stops accepting and ends every stream. */
-  close(): void;
-}
-
-const COMMON_HEADERS = [['X-Content-Type-Options', 'nosniff']] as const;
-const STREAM_HEADERS = [
-  ['Content-Type', STREAM_CONTENT_TYPE],
-  ['Cache-Control', 'no-store, no-cache, must-revalidate, max-age=0'],
-  ['Pragma', 'no-cache'],
-  ...COMMON_HEADERS,
-] as const;
 
 export async function startUwsFrontEnd(options: FrontEndOptions): Promise<FrontEnd> {
   const uws = loadUws();
-  const { cameras, log } = options;
-  const primary = cameras[0];
-  if (!primary) throw new Error('no camera to serve');
-  const clients = new Set<UwsStreamClient>();
-  const page = renderIndexPage(cameras.map((c, i) => ({ name: c.name, streamPath: i === 0 ? '/video_feed' : `/cameras/${c.name}/video_feed` })));
-  // Paths that exist, for telling 405 from 404.
-  const routes = new Set(['/', '/video_feed']);
+  const { log } = options;
+  const viewers = new Set<Viewer>();
+  const router = new Router({ ...options.router, viewers, frontEnd: 'uws' });
 
-  const sendSimple = (res: HttpResponse, status: string, type: string, body: string, extra: readonly (readonly [string, string])[] = []): void => {
-    res.writeStatus(status).writeHeader('Content-Type', type);
-    for (const [k, v] of COMMON_HEADERS) res.writeHeader(k, v);
-    for (const [k, v] of extra) res.writeHeader(k, v);
-    res.end(body);
-  };
-
-  const serveStream = (res: HttpResponse, camera: Camera): void => {
-    const client = new UwsStreamClient(res, camera.feed, (c) => clients.delete(c));
-    clients.add(client);
-    client.start(STREAM_HEADERS);
-  };
-
-  const app = uws
-    .App()
-    .get('/', (res) => sendSimple(res, '200 OK', 'text/html; charset=utf-8', page, [['Cache-Control', 'no-cache']]))
-    .get('/video_feed', (res) => serveStream(res, primary))
-    .any('/*', (res: HttpResponse, req: HttpRequest) => {
-      const path = req.getUrl();
-      if (routes.has(path)) {
-        sendSimple(res, '405 Method Not Allowed', 'text/plain; charset=utf-8', `method ${req.getMethod().toUpperCase()} not allowed on ${path}\n`, [['Allow', 'GET']]);
-      } else {
-        sendSimple(res, '404 Not Found', 'text/plain; charset=utf-8', `not found: ${path}\n`);
+  const handle = (res: HttpResponse, req: HttpRequest): void => {
+    const method = req.getMethod().toUpperCase();
+    const path = req.getUrl();
+    const route = router.route({ method, path, query: req.getQuery() ?? '', header: (name) => req.getHeader(name) || undefined });
+    switch (route.kind) {
+      case 'plain':
+        writePlain(res, route.response, method === 'HEAD');
+        return;
+      case 'deferred': {
+        let aborted = false;
+        res.onAborted(() => (aborted = true));
+        route.response.then(
+          (r) => !aborted && res.cork(() => writePlain(res, r, method === 'HEAD')),
+          (err: unknown) => {
+            log.error(`${path}: ${err instanceof Error ? err.message : String(err)}`);
+            if (!aborted) res.cork(() => writePlain(res, { status: 500, headers: router.commonHeaders, body: 'internal error\n' }, false));
+          },
+        );
+        return;
       }
-    });
+      case 'stream': {
+        const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString('latin1');
+        const transport: UwsStreamTransport = new UwsStreamTransport(
+          res,
+          () => viewer.drained(),
+          () => viewer.finish(),
+        );
+        const viewer: Viewer = new Viewer({ camera: route.camera.name, path, remoteAddress, maxFps: route.maxFps }, route.camera.feed, transport, (v) => {
+            viewers.delete(v);
+            options.onViewerGone?.(v);
+          });
+        viewers.add(viewer);
+        transport.begin(route.headers, STREAM_PREAMBLE);
+        viewer.start();
+        return;
+      }
+    }
+  };
+
+  const app = options.tls ? uws.SSLApp({ cert_file_name: options.tls.cert, key_file_name: options.tls.key }) : uws.App();
+  app.any('/*', handle);
 
   const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
     app.listen(options.host, options.port, (token) => {
@@ -79,20 +73,18 @@ export async function startUwsFrontEnd(options: FrontEndOptions): Promise<FrontE
     });
   });
   const port = uws.us_socket_local_port(listenSocket as never);
-  log.info(`uWebSockets.js front end listening on http://${options.host}:${port}/`);
+  log.info(`uWebSockets.js front end listening on ${options.tls ? 'https' : 'http'}://${options.host}:${port}/`);
 
   let closed = false;
   return {
     name: 'uws',
     port,
-    get clientCount() {
-      return clients.size;
-    },
+    viewers,
     close() {
       if (closed) return;
       closed = true;
       uws.us_listen_socket_close(listenSocket);
-      for (const c of [...clients]) c.close();
+      for (const v of [...viewers]) v.close();
     },
   };
 }

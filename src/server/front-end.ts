@@ -1,0 +1,37 @@
+/** What every HTTP front end (uWebSockets.js, node:http) offers the rest of the server. */
+
+import type { Logger } from '../log.js';
+import type { RouterOptions } from './router.js';
+import type { Viewer } from './viewer.js';
+
+export interface TlsFiles {
+  /** PEM certificate (chain) file. */
+  cert: string;
+  /** PEM private key file. */
+  key: string;
+}
+
+export interface FrontEndOptions {
+  host: string;
+  port: number;
+  tls: TlsFiles | undefined;
+  /** Router options; the front end adds its own viewers and name. */
+  router: Omit<RouterOptions, 'viewers' | 'frontEnd'>;
+  log: Logger;
+  /** Called when a viewer's stream ends. */
+  onViewerGone?: (viewer: Viewer) => void;
+}
+
+export interface FrontEnd {
+  /** 'uws' or 'node'. */
+  readonly name: string;
+  /** The port actually listened on. */
+  readonly port: number;
+  /** Stream viewers connected now. */
+  readonly viewers: ReadonlySet<Viewer>;
+  /** Stops accepting and ends every stream. */
+  close(): void;
+}
+
+export const FRONT_ENDS = ['uws', 'node'] as const;
+export type FrontEndName = (typeof FRONT_ENDS)[number];

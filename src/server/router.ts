@@ -1,0 +1,181 @@
+/**
+ * Request routing shared by every front end: which camera and route a request names, auth,
+ * CORS, client limits and the plain responses. A front end turns the result into bytes on its
+ * own sockets; only streams and deferred responses need front-end code.
+ */
+
+import type { Camera } from '../camera.js';
+import type { Logger } from '../log.js';
+import { STREAM_CONTENT_TYPE } from '../multipart.js';
+import { BasicAuth } from './auth.js';
+import { renderIndexPage } from './page.js';
+import { snapshot } from './snapshot.js';
+import type { Viewer } from './viewer.js';
+
+export interface RequestInfo {
+  /** Upper case. */
+  method: string;
+  /** Path without the query. */
+  path: string;
+  /** The raw query string, without '?'. */
+  query: string;
+  /** Lower-case header name → value, or undefined. */
+  header(name: string): string | undefined;
+}
+
+export type Headers = readonly (readonly [string, string])[];
+
+export interface PlainResponse {
+  status: number;
+  headers: Headers;
+  body: string | Buffer;
+}
+
+export type Route =
+  | { kind: 'plain'; response: PlainResponse }
+  | { kind: 'stream'; camera: Camera; maxFps: number; headers: Headers }
+  | { kind: 'deferred'; response: Promise<PlainResponse> };
+
+export interface RouterOptions {
+  cameras: readonly Camera[];
+  auth: BasicAuth | null;
+  corsOrigin: string | undefined;
+  /** Most stream viewers at once; 0 = no limit. */
+  maxClients: number;
+  /** The front end's name, for /status. */
+  frontEnd: string;
+  version: string;
+  log: Logger;
+  /** Live viewers of this front end. */
+  viewers: ReadonlySet<Viewer>;
+  /** Renders /status and /metrics (set by main, which owns the wider view). */
+  status: () => unknown;
+  metrics: () => Promise<{ contentType: string; body: string }>;
+  /** How long /snapshot waits for a fresh frame from an idle camera, ms. */
+  snapshotTimeoutMs?: number;
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  200: 'OK',
+  204: 'No Content',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+/** "200 OK" */
+export function statusLine(status: number): string {
+  return `${status} ${STATUS_TEXT[status] ?? ''}`.trimEnd();
+}
+
+const TEXT = 'text/plain; charset=utf-8';
+const NO_STORE = 'no-store, no-cache, must-revalidate, max-age=0';
+const streamHeaders: Headers = [
+  ['Content-Type', STREAM_CONTENT_TYPE],
+  ['Cache-Control', NO_STORE],
+  ['Pragma', 'no-cache'],
+];
+
+export class Router {
+  private readonly byName: ReadonlyMap<string, Camera>;
+  private readonly page: string;
+  private readonly common: Headers;
+
+  constructor(private readonly o: RouterOptions) {
+    this.byName = new Map(o.cameras.map((c) => [c.name, c]));
+    this.page = renderIndexPage(o.cameras.map((c, i) => ({ name: c.name, streamPath: i === 0 ? '/video_feed' : `/cameras/${encodeURIComponent(c.name)}/video_feed` })));
+    this.common = [
+      ['X-Content-Type-Options', 'nosniff'],
+      ...(o.corsOrigin ? ([['Access-Control-Allow-Origin', o.corsOrigin], ['Vary', 'Origin']] as const) : []),
+    ];
+  }
+
+  /** Headers every response carries. */
+  get commonHeaders(): Headers {
+    return this.common;
+  }
+
+  route(req: RequestInfo): Route {
+    const { method, path } = req;
+    // Health checks stay open so orchestrators need no credentials.
+    if (path === '/healthz') return this.onlyGet(req, () => this.healthz());
+    if (method === 'OPTIONS' && this.o.corsOrigin) return this.preflight();
+    if (this.o.auth && !this.o.auth.check(req.header('authorization'))) {
+      return this.plain(401, TEXT, 'authentication required\n', [['WWW-Authenticate', BasicAuth.challenge]]);
+    }
+    if (path === '/' || path === '/index.html') return this.onlyGet(req, () => this.plain(200, 'text/html; charset=utf-8', this.page, [['Cache-Control', 'no-cache']]));
+    if (path === '/status') return this.onlyGet(req, () => this.plain(200, 'application/json; charset=utf-8', `${JSON.stringify(this.o.status(), null, 2)}\n`, [['Cache-Control', NO_STORE]]));
+    if (path === '/metrics') return this.onlyGet(req, () => ({ kind: 'deferred', response: this.metrics() }));
+
+    const m = /^\/cameras\/([^/]+)\/(video_feed|snapshot)$/.exec(path);
+    const camera = m ? this.byName.get(safeDecode(m[1]!)) : this.o.cameras[0];
+    const what = m ? m[2] : path === '/video_feed' ? 'video_feed' : path === '/snapshot' ? 'snapshot' : null;
+    if (what === null) return this.plain(404, TEXT, `not found: ${path}\n`);
+    if (!camera) return this.plain(404, TEXT, `no camera named "${safeDecode(m![1]!)}"\n`);
+    if (what === 'snapshot') return this.onlyGet(req, () => ({ kind: 'deferred', response: this.snapshot(camera) }));
+    return this.onlyGet(req, () => this.stream(req, camera));
+  }
+
+  private stream(req: RequestInfo, camera: Camera): Route {
+    const fps = new URLSearchParams(req.query).get('fps');
+    let maxFps = 0;
+    if (fps !== null) {
+      maxFps = /^[0-9]*\.?[0-9]+$/.test(fps) ? Number(fps) : NaN;
+      if (!(maxFps > 0 && maxFps <= 1000)) return this.plain(400, TEXT, `invalid query parameter fps "${fps}": expected a number more than 0 and at most 1000\n`);
+    }
+    if (this.o.maxClients > 0 && this.o.viewers.size >= this.o.maxClients) {
+      return this.plain(503, TEXT, `too many viewers (--max-clients ${this.o.maxClients}); try again later\n`, [['Retry-After', '5']]);
+    }
+    if (req.method === 'HEAD') return { kind: 'plain', response: { status: 200, headers: [...streamHeaders, ...this.common], body: '' } };
+    return { kind: 'stream', camera, maxFps, headers: [...streamHeaders, ...this.common] };
+  }
+
+  private async snapshot(camera: Camera): Promise<PlainResponse> {
+    const r = await snapshot(camera, this.o.snapshotTimeoutMs ?? 5000);
+    if (!r.ok) return { status: 503, headers: [['Content-Type', TEXT], ['Retry-After', '2'], ...this.common], body: `${r.reason}\n` };
+    return {
+      status: 200,
+      headers: [['Content-Type', 'image/jpeg'], ['Cache-Control', NO_STORE], ['X-Timestamp', r.timestamp], ...this.common],
+      body: r.jpeg,
+    };
+  }
+
+  private async metrics(): Promise<PlainResponse> {
+    const { contentType, body } = await this.o.metrics();
+    return { status: 200, headers: [['Content-Type', contentType], ['Cache-Control', NO_STORE], ...this.common], body };
+  }
+
+  private healthz(): Route {
+    const cameras = Object.fromEntries(this.o.cameras.map((c) => [c.name, c.state]));
+    return this.plain(200, 'application/json; charset=utf-8', `${JSON.stringify({ status: 'serving', cameras })}\n`, [['Cache-Control', NO_STORE]]);
+  }
+
+  private preflight(): Route {
+    return this.plain(204, TEXT, '', [
+      ['Access-Control-Allow-Methods', 'GET, HEAD, OPTIONS'],
+      ['Access-Control-Allow-Headers', 'Authorization'],
+      ['Access-Control-Max-Age', '600'],
+    ]);
+  }
+
+  /** GET (and HEAD) only; anything else on a known path is a 405. */
+  private onlyGet(req: RequestInfo, handle: () => Route): Route {
+    if (req.method === 'GET' || req.method === 'HEAD') return handle();
+    return this.plain(405, TEXT, `method ${req.method} not allowed on ${req.path}\n`, [['Allow', 'GET, HEAD']]);
+  }
+
+  private plain(status: number, type: string, body: string | Buffer, extra: Headers = []): Route {
+    return { kind: 'plain', response: { status, headers: [['Content-Type', type], ...extra, ...this.common], body } };
+  }
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
