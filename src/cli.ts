@@ -4,18 +4,12 @@
  * 1 when the server cannot start.
  */
 
-import { readFileSync } from 'node:fs';
 import { helpText, parseConfig } from './config.js';
 import { ConfigError, describeError, UnavailableError } from './errors.js';
 import { createLogger } from './log.js';
-import { startServer } from './main.js';
+import { startServer, VERSION } from './main.js';
 
 const SHUTDOWN_DEADLINE_MS = 1800;
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
 
 function fail(message: string, status: number): never {
   process.stderr.write(`framering: ${message}\n`);
@@ -31,11 +25,11 @@ async function main(): Promise<void> {
     throw err;
   }
   if (parsed.kind === 'help') {
-    process.stdout.write(helpText(version()));
+    process.stdout.write(helpText(VERSION));
     return;
   }
   if (parsed.kind === 'version') {
-    process.stdout.write(`${version()}\n`);
+    process.stdout.write(`${VERSION}\n`);
     return;
   }
   const { config } = parsed;
@@ -49,7 +43,9 @@ async function main(): Promise<void> {
     if (err instanceof UnavailableError) fail(err.message, 1);
     fail(`cannot start: ${describeError(err)}`, 1);
   }
-  log.info(`serving camera "${config.camera}" on http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${server.port}/`);
+  const scheme = config.tlsCert ? 'https' : 'http';
+  const cameras = config.cameras.map((c) => `${c.name} (${c.driver})`).join(', ');
+  log.info(`serving ${cameras} on ${scheme}://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${server.port}/`);
 
   let stopping = false;
   const shutdown = (signal: string): void => {
