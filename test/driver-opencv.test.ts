@@ -30,13 +30,16 @@ async function serve(t: TestContext, args: string[]): Promise<{ client: MjpegCli
   return { client, logs: server.stderr };
 }
 
-describe('opencv driver', { skip, timeout: 120_000 }, () => {
+// The skip goes on each test, not on the suite: node's runner counts only skipped tests, and
+// .ci/run fails on that count.
+describe('opencv driver', { timeout: 120_000 }, () => {
   let dir = '';
   let avi = '';
   let mp4 = '';
   let packets: Buffer[] = [];
 
   before(() => {
+    if (skip) return;
     dir = mkdtempSync(join(tmpdir(), 'framering-opencv-'));
     avi = join(dir, 'clip.avi');
     mp4 = join(dir, 'clip.mp4');
@@ -54,9 +57,9 @@ describe('opencv driver', { skip, timeout: 120_000 }, () => {
       .map((f) => readFileSync(join(dir, 'packets', f)));
     assert.equal(packets.length, 20);
   });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  after(() => dir && rmSync(dir, { recursive: true, force: true }));
 
-  it('passes the JPEG packets of an MJPEG file through untouched, in order, looping', async (t) => {
+  it('passes the JPEG packets of an MJPEG file through untouched, in order, looping', { skip }, async (t) => {
     const { client, logs } = await serve(t, ['--camera', 'opencv', '--source', avi, '--fps', '40']);
     const frames = await client.waitForFrames(30, { timeoutMs: 20_000 });
     const indexes = frames.map((f) => packets.findIndex((p) => p.equals(f.body)));
@@ -66,7 +69,7 @@ describe('opencv driver', { skip, timeout: 120_000 }, () => {
     assert.match(logs(), /JPEG passthrough/);
   });
 
-  it('decodes an H.264 file and encodes complete JPEGs of the source size', async (t) => {
+  it('decodes an H.264 file and encodes complete JPEGs of the source size', { skip }, async (t) => {
     const { client, logs } = await serve(t, ['--camera', 'opencv', '--source', mp4, '--fps', '40', '--quality', '70']);
     for (const f of await client.waitForFrames(25, { timeoutMs: 20_000 })) {
       assert.ok(isCompleteJpeg(f.body));
@@ -75,7 +78,7 @@ describe('opencv driver', { skip, timeout: 120_000 }, () => {
     assert.match(logs(), /encoding at quality 70/);
   });
 
-  it('honours --width/--height and --rotate by decoding even an MJPEG source', async (t) => {
+  it('honours --width/--height and --rotate by decoding even an MJPEG source', { skip }, async (t) => {
     const { client } = await serve(t, ['--camera', 'opencv', '--source', avi, '--fps', '40', '--width', '160', '--height', '120', '--rotate', '90', '--flip', 'h']);
     for (const f of await client.waitForFrames(5, { timeoutMs: 20_000 })) {
       assert.ok(isCompleteJpeg(f.body));
@@ -84,13 +87,13 @@ describe('opencv driver', { skip, timeout: 120_000 }, () => {
     }
   });
 
-  it('a missing file is refused at start, naming --source', async () => {
+  it('a missing file is refused at start, naming --source', { skip }, async () => {
     const r = await runCli(['--camera', 'opencv', '--source', join(dir, 'nope.avi')]);
     assert.equal(r.status, 2);
     assert.match(r.stderr, /^framering: invalid --source ".*nope\.avi": no such device index, device or video file\n$/);
   });
 
-  it('OPENCV_CAMERA_SOURCE is read when --source is not given', async () => {
+  it('OPENCV_CAMERA_SOURCE is read when --source is not given', { skip }, async () => {
     const r = await runCli(['--camera', 'opencv'], { OPENCV_CAMERA_SOURCE: '/no/such/clip.mp4' });
     assert.equal(r.status, 2);
     assert.match(r.stderr, /invalid OPENCV_CAMERA_SOURCE "\/no\/such\/clip\.mp4"/);
