@@ -11,7 +11,7 @@ import { ConfigError } from '../errors.js';
 import { DRIVER_OPTION_NAMES, type DriverModule, type DriverOptions } from './types.js';
 
 /** Built-in drivers: src/drivers/NAME.ts each. */
-export const BUILTIN_DRIVERS: readonly string[] = Object.freeze(['emulated', 'files', 'opencv', 'libcamera', 'pi', 'http']);
+export const BUILTIN_DRIVERS: readonly string[] = Object.freeze(['emulated', 'files', 'opencv', 'libcamera', 'pi', 'http', 'synthetic']);
 
 function isModulePath(name: string): boolean {
   return name.includes('/') || /\.m?js$/.test(name);
