@@ -4,9 +4,10 @@
  */
 
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError } from './errors.js';
+import { ConfigError, describeError } from './errors.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
 import { MAX_SLOTS, MAX_SLOT_BYTES, MIN_SLOTS, MIN_SLOT_BYTES } from './ring.js';
 import { parseCredentials, type Credentials } from './server/auth.js';
@@ -153,6 +154,19 @@ function readableFile(raw: string, flag: string): string {
   return raw;
 }
 
+/**
+ * Loads the certificate and key as the front ends will, so that a file that is no PEM, or a key
+ * that is not the certificate's, stops the server at start naming the options (otherwise the
+ * front end fails later, uWS with only "App construction failed").
+ */
+function checkTlsPair(cert: string, key: string): void {
+  try {
+    createSecureContext({ cert: readFileSync(cert), key: readFileSync(key) });
+  } catch (err) {
+    throw new ConfigError(`invalid --tls-cert "${cert}" or --tls-key "${key}": TLS cannot use them (${describeError(err)})`);
+  }
+}
+
 function oneOf<T extends string | number>(values: readonly T[]) {
   return (raw: string, flag: string): T => {
     const found = values.find((v) => String(v) === raw.trim());
@@ -230,6 +244,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
     throw new ConfigError(`invalid ${config.tlsCert === undefined ? '--tls-key' : '--tls-cert'}: HTTPS needs both --tls-cert and --tls-key`);
   }
+  if (config.tlsCert !== undefined) checkTlsPair(config.tlsCert as string, config.tlsKey as string);
 
   // Cameras: the command line, else CAMERA, else the file, else the emulated camera.
   const cli = (values.camera as string[] | undefined) ?? [];

@@ -69,12 +69,23 @@ export class FrameFeed {
     this.ring.addDemand(1);
     if (!this.looping) void this.loop();
     if (this.ring.state() !== 'running') return null;
-    return this.refresh();
+    const current = this.refresh();
+    // Only a new frame arms the keepalive: a viewer joining a camera that has already stalled
+    // (capture running, nobody else watching) would get this frame and then nothing, ever.
+    if (current && !this.keepalive) this.armKeepalive();
+    return current;
   }
 
   unsubscribe(subscriber: FrameSubscriber): void {
     if (this.subscribers.delete(subscriber)) this.ring.addDemand(-1);
-    if (this.subscribers.size === 0) this.stopKeepalive();
+    if (this.subscribers.size === 0) {
+      this.stopKeepalive();
+      // The feed stops reading: the next frame it sees comes from a later capture session, and
+      // the gap before it is idle time, not a frame interval (taken as one, it put the next
+      // keepalive 1.5 idle gaps away).
+      this.lastFrameAt = 0;
+      this.frameIntervalMs = 0;
+    }
   }
 
   /** Stops the feed: wakes its waiter so the loop ends; subscribers are dropped. */

@@ -21,7 +21,8 @@ function headerObject(headers: Headers): Record<string, string> {
 
 function writePlain(res: ServerResponse, r: PlainResponse, head: boolean): void {
   const body = typeof r.body === 'string' ? Buffer.from(r.body) : r.body;
-  res.writeHead(r.status, { ...headerObject(r.headers), 'Content-Length': String(body.length) });
+  // No Content-Length in a 204 (RFC 9110 8.6): node:http would send one as given.
+  res.writeHead(r.status, { ...headerObject(r.headers), ...(r.status === 204 ? {} : { 'Content-Length': String(body.length) }) });
   res.end(head ? undefined : body);
 }
 

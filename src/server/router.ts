@@ -86,7 +86,7 @@ export class Router {
 
   constructor(private readonly o: RouterOptions) {
     this.byName = new Map(o.cameras.map((c) => [c.name, c]));
-    this.page = renderIndexPage(o.cameras.map((c, i) => ({ name: c.name, streamPath: i === 0 ? '/video_feed' : `/cameras/${encodeURIComponent(c.name)}/video_feed` })));
+    this.page = renderIndexPage(o.cameras.map((c, i) => { const base = i === 0 ? '' : `/cameras/${encodeURIComponent(c.name)}`; return { name: c.name, streamPath: `${base}/video_feed`, snapshotPath: `${base}/snapshot` }; }));
     this.common = [
       ['X-Content-Type-Options', 'nosniff'],
       ...(o.corsOrigin ? ([['Access-Control-Allow-Origin', o.corsOrigin], ['Vary', 'Origin']] as const) : []),

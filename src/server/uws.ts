@@ -14,8 +14,16 @@ import { Viewer } from './viewer.js';
 function writePlain(res: HttpResponse, r: PlainResponse, head: boolean): void {
   res.writeStatus(statusLine(r.status));
   for (const [k, v] of r.headers) res.writeHeader(k, v);
-  if (head) res.endWithoutBody(typeof r.body === 'string' ? Buffer.byteLength(r.body) : r.body.length);
-  else res.end(r.body);
+  if (r.status === 204) {
+    res.endWithoutBody(); // no Content-Length in a 204 (RFC 9110 8.6); end('') would write one
+  } else if (head) {
+    // The length is written by hand: in this uWS (20.30) endWithoutBody(n) with n > 0 leaves the
+    // response waiting for n body bytes that a HEAD never sends, so uWS aborts the whole process
+    // ("Returning from a request handler without responding...") or, from a deferred response,
+    // leaves the connection hung. endWithoutBody() with no length writes no Content-Length.
+    res.writeHeader('Content-Length', String(typeof r.body === 'string' ? Buffer.byteLength(r.body) : r.body.length));
+    res.endWithoutBody();
+  } else res.end(r.body);
 }
 
 export async function startUwsFrontEnd(options: FrontEndOptions): Promise<FrontEnd> {

@@ -121,7 +121,12 @@ export class Viewer implements FrameSubscriber {
         this.framesCapped++;
         return;
       }
-      this.nextDueMs = Math.max(this.nextDueMs + this.minIntervalMs, now);
+      // The next frame is due one interval after this one was due, so a frame a little late
+      // doesn't delay the next; but one sent more than 10% late (the viewer's first frame, or the
+      // first after the source paused) restarts the schedule from now. Restarting it at `now`
+      // itself, as this once did, let the very next frame through at once: two frames back to
+      // back at the start of every stream, whatever N.
+      this.nextDueMs = Math.max(this.nextDueMs + this.minIntervalMs, now + this.minIntervalMs * 0.9);
     }
     this.lastSeq = frame.seq;
     this.framesSent++;

@@ -26,6 +26,8 @@ export interface TestServerOptions {
   logLevel?: LogLevel;
   /** Passed to startServer. */
   backoffInitialMs?: number;
+  /** Passed to startServer: how long /snapshot waits for a frame, ms. */
+  snapshotTimeoutMs?: number;
 }
 
 export interface TestServer {
@@ -56,7 +58,11 @@ export async function createTestServer(args: readonly string[], options: TestSer
     logs.push(line.trimEnd());
     if (echo) process.stderr.write(line);
   });
-  const server = await startServer(config, { log, ...(options.backoffInitialMs !== undefined ? { backoffInitialMs: options.backoffInitialMs } : {}) });
+  const server = await startServer(config, {
+    log,
+    ...(options.backoffInitialMs !== undefined ? { backoffInitialMs: options.backoffInitialMs } : {}),
+    ...(options.snapshotTimeoutMs !== undefined ? { snapshotTimeoutMs: options.snapshotTimeoutMs } : {}),
+  });
   const camera = server.cameras[0];
   if (!camera) {
     await server.close();

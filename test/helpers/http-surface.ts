@@ -1,0 +1,211 @@
+/**
+ * Helpers for the HTTP surface suites (test/http-*.test.ts, test/multi-camera.test.ts): one
+ * request with any headers over http or https, a condition wait for in-process state, a
+ * Prometheus text parser, a self-signed certificate made with openssl, and the fixture drivers'
+ * paths.
+ */
+
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { promisify } from 'node:util';
+import { EMULATED_ASSETS } from './server.js';
+
+/** Both front ends ('uws', 'node'); every HTTP surface test runs on each (`--http NAME`). */
+export { FRONT_ENDS } from '../../src/server/front-end.js';
+
+/** Fixture driver modules (compiled beside this file's dist/test/helpers/). */
+export const NEVER_DELIVERS_DRIVER = new URL('../fixtures/never-delivers-driver.js', import.meta.url).pathname;
+export const STALL_DRIVER = new URL('../fixtures/stall-driver.js', import.meta.url).pathname;
+
+export interface FetchOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  /** Use https, trusting this CA certificate (PEM). */
+  ca?: string;
+  timeoutMs?: number;
+}
+
+export interface FetchResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+  text: string;
+}
+
+/**
+ * One request on its own connection (no keep-alive pool, nothing left open), with any headers,
+ * over http, or https when `ca` is given. Resolves with the whole body.
+ */
+export function fetchOnce(port: number, path: string, { method = 'GET', headers = {}, ca, timeoutMs = 5000 }: FetchOptions = {}): Promise<FetchResponse> {
+  return new Promise((resolve, reject) => {
+    const options = { host: '127.0.0.1', port, method, path, agent: false as const, headers: { Connection: 'close', ...headers }, timeout: timeoutMs };
+    const onResponse = (res: import('node:http').IncomingMessage): void => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text: body.toString('utf8') });
+      });
+      res.on('error', reject);
+    };
+    const req = ca === undefined ? httpRequest(options, onResponse) : httpsRequest({ ...options, ca }, onResponse);
+    req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no response within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Parsed JSON body of a response, failing clearly if it is not JSON. */
+export function json<T = Record<string, unknown>>(res: FetchResponse): T {
+  try {
+    return JSON.parse(res.text) as T;
+  } catch {
+    throw new Error(`expected a JSON body, got ${res.status}: ${res.text.slice(0, 200)}`);
+  }
+}
+
+/**
+ * Resolves once `condition()` holds, checking it every few milliseconds; rejects after
+ * `timeoutMs` naming `what`. For in-process state that has no event to await (a front end's
+ * viewer set, a camera counter).
+ */
+export async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** The emulated camera's three images. */
+export function loadEmulatedImages(): Promise<Buffer[]> {
+  return Promise.all(['1.jpg', '2.jpg', '3.jpg'].map((n) => readFile(new URL(n, EMULATED_ASSETS))));
+}
+
+/** One sample of a Prometheus text exposition: metric name, labels, value. */
+export interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Parses Prometheus text format (0.0.4): samples, and the TYPE of every metric family. */
+export function parsePrometheus(text: string): { samples: Sample[]; types: Map<string, string> } {
+  const samples: Sample[] = [];
+  const types = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const type = /^# TYPE (\S+) (\S+)$/.exec(line);
+    if (type) {
+      types.set(type[1]!, type[2]!);
+      continue;
+    }
+    if (line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)(?: \S+)?$/.exec(line);
+    if (!m) throw new Error(`malformed metrics line ${JSON.stringify(line)}`);
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
+    samples.push({ name: m[1]!, labels, value: Number(m[3]) });
+  }
+  return { samples, types };
+}
+
+/** The value of the sample `name` whose labels include `labels`; undefined if there is none. */
+export function sampleValue(samples: readonly Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
+  return samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+}
+
+/**
+ * A self-signed certificate for 127.0.0.1, made now with openssl in a temporary folder removed
+ * when the test ends. Returns the files and the certificate's PEM (to trust as CA).
+ */
+export async function selfSignedCertificate(t: TestContext): Promise<{ certFile: string; keyFile: string; certPem: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'framering-tls-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const certFile = join(dir, 'cert.pem');
+  const keyFile = join(dir, 'key.pem');
+  await promisify(execFile)(
+    'openssl',
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+      '-subj', '/CN=framering test', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyFile, '-out', certFile],
+    { timeout: 10_000 },
+  );
+  return { certFile, keyFile, certPem: await readFile(certFile, 'utf8') };
+}
+
+/** `Basic` credentials header value. */
+export const basic = (userPass: string): string => `Basic ${Buffer.from(userPass, 'utf8').toString('base64')}`;
+
+/**
+ * Sends `request` as raw bytes on a new connection and resolves with the response's status
+ * code (0 if the server closed without one) and head, once the head has arrived or the
+ * connection closed. For requests node:http refuses to send (bytes outside latin1 text,
+ * headers without a value).
+ */
+export function rawRequest(port: number, request: Buffer | string, timeoutMs = 5000): Promise<{ status: number; head: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    let received = Buffer.alloc(0);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no response head within ${timeoutMs} ms (got ${JSON.stringify(received.toString('latin1').slice(0, 200))})`));
+    }, timeoutMs);
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.destroy();
+      const end = received.indexOf('\r\n\r\n');
+      const head = (end < 0 ? received : received.subarray(0, end)).toString('latin1');
+      resolve({ status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1] ?? 0), head });
+    };
+    socket.on('data', (d: Buffer) => {
+      received = Buffer.concat([received, d]);
+      if (received.includes('\r\n\r\n')) finish();
+    });
+    socket.on('error', () => finish()); // a reset is an answer too: no crash is what is checked
+    socket.on('close', finish);
+    socket.write(request);
+  });
+}
+
+/**
+ * On one connection: sends `first`, waits for its response head, then sends `second` (which
+ * should carry `Connection: close`) and resolves with every byte received until the server
+ * closes the connection. Not pipelined: uWS closes a connection whose next request arrives
+ * while a response is still pending. `first` must get a response without a body (a HEAD).
+ */
+export function rawExchange(port: number, first: string, second: string, timeoutMs = 5000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    let received = Buffer.alloc(0);
+    let sentSecond = false;
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`the exchange did not end within ${timeoutMs} ms; received ${JSON.stringify(received.toString('latin1').slice(0, 500))}`));
+    }, timeoutMs);
+    socket.on('data', (d: Buffer) => {
+      received = Buffer.concat([received, d]);
+      if (!sentSecond && received.includes('\r\n\r\n')) {
+        sentSecond = true;
+        socket.write(second);
+      }
+    });
+    socket.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(received.toString('latin1'));
+    });
+    socket.write(first);
+  });
+}
