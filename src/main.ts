@@ -11,7 +11,7 @@ import type { DriverOptions } from './drivers/types.js';
 import { ConfigError, UnavailableError } from './errors.js';
 import type { Logger } from './log.js';
 import { BasicAuth } from './server/auth.js';
-import type { FrontEnd, FrontEndOptions } from './server/front-end.js';
+import type { FrontEnd, FrontEndName, FrontEndOptions } from './server/front-end.js';
 import { Metrics } from './server/metrics.js';
 import { startNodeFrontEnd } from './server/node-http.js';
 import { buildStatus } from './server/status.js';
@@ -62,16 +62,24 @@ export async function validateCameras(config: Config): Promise<void> {
   }
 }
 
-/** The front end asked for, or node:http (with a warning) where uWebSockets.js cannot load. */
-async function startFrontEnd(config: Config, options: FrontEndOptions, log: Logger): Promise<FrontEnd> {
-  if (config.http === 'node') return startNodeFrontEnd(options);
+/**
+ * Which front end to run: the one asked for, else uWebSockets.js where its binary loads, else
+ * node:http with a one-line warning. An explicit `--http uws` that cannot load is an error.
+ */
+export function chooseFrontEnd(requested: FrontEndName | undefined, probeUws: () => unknown, log: Logger): FrontEndName {
+  if (requested === 'node') return 'node';
   try {
-    loadUws();
+    probeUws();
+    return 'uws';
   } catch (err) {
-    if (!(err instanceof UnavailableError) || config.http === 'uws') throw err;
+    if (!(err instanceof UnavailableError) || requested === 'uws') throw err;
     log.warn(`${err.message}; using the node:http front end instead`);
-    return startNodeFrontEnd(options);
+    return 'node';
   }
+}
+
+async function startFrontEnd(config: Config, options: FrontEndOptions, log: Logger): Promise<FrontEnd> {
+  if (chooseFrontEnd(config.http, loadUws, log) === 'node') return startNodeFrontEnd(options);
   const { startUwsFrontEnd } = await import('./server/uws.js');
   return startUwsFrontEnd(options);
 }
