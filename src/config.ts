@@ -8,37 +8,25 @@ import { createSecureContext } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, describeError } from './errors.js';
+import { DRIVER_OPTION_NAMES, type DriverOptions } from './drivers/types.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
 import { MAX_SLOTS, MAX_SLOT_BYTES, MIN_SLOTS, MIN_SLOT_BYTES } from './ring.js';
 import { parseCredentials, type Credentials } from './server/auth.js';
 import { FRONT_ENDS, type FrontEndName } from './server/front-end.js';
 
-export interface Config {
+/** The driver options as the top level gives them: the defaults of every camera. */
+export interface Config extends Readonly<DriverOptions> {
   /** TCP port; 0 picks a free one. */
   readonly port: number;
   readonly host: string;
   /** Driver name, or a path to a driver module. */
   readonly camera: string;
-  /** Driver source (a folder for `files`). */
-  readonly source: string | undefined;
-  /** Capture rate, frames per second; undefined = the driver's default. */
-  readonly fps: number | undefined;
   /** Seconds without a viewer before capture stops. */
   readonly idleTimeout: number;
   readonly ringSlots: number;
   /** Largest frame the ring holds, bytes. */
   readonly maxFrameBytes: number;
   readonly logLevel: LogLevel;
-  // Driver options: undefined = the driver's default. A driver refuses those it cannot honour.
-  readonly width: number | undefined;
-  readonly height: number | undefined;
-  /** JPEG quality, 1-100. */
-  readonly quality: number | undefined;
-  /** Degrees clockwise. */
-  readonly rotate: Rotation | undefined;
-  readonly flip: Flip | undefined;
-  /** JPEG encoder threads. */
-  readonly encoders: number | undefined;
   /** The cameras to serve, first one also on /video_feed and /snapshot. */
   readonly cameras: readonly CameraConfig[];
   /** HTTP front end; undefined = uWebSockets.js, or node:http where its binary cannot load. */
@@ -53,21 +41,13 @@ export interface Config {
 }
 
 /** One camera: its name (for /cameras/NAME/...), its driver and the driver's options. */
-export interface CameraConfig {
+export interface CameraConfig extends Readonly<DriverOptions> {
   readonly name: string;
   readonly driver: string;
-  readonly source: string | undefined;
-  readonly fps: number | undefined;
-  readonly width: number | undefined;
-  readonly height: number | undefined;
-  readonly quality: number | undefined;
-  readonly rotate: Rotation | undefined;
-  readonly flip: Flip | undefined;
-  readonly encoders: number | undefined;
 }
 
 /** Options that can be given per camera. */
-const CAMERA_KEYS = ['source', 'fps', 'width', 'height', 'quality', 'rotate', 'flip', 'encoders'] as const;
+const CAMERA_KEYS = DRIVER_OPTION_NAMES;
 export const DEFAULT_CAMERA_NAME = 'default';
 
 export const ROTATIONS = [0, 90, 180, 270] as const;
