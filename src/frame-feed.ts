@@ -48,8 +48,8 @@ export class FrameFeed {
   private looping = false;
   private closed = false;
   private keepalive: NodeJS.Timeout | null = null;
-  /** performance.now() of the last new frame, and the interval before it (ms). */
-  private lastFrameAt = 0;
+  /** performance.now() of the last new frame (read by viewers instead of asking the clock each), and the interval before it (ms). */
+  lastFrameAt = 0;
   private frameIntervalMs = 0;
 
   constructor(readonly ring: FrameRing) {}

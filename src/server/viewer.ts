@@ -69,7 +69,8 @@ export class Viewer implements FrameSubscriber {
   }
 
   onFrame(frame: Frame): void {
-    this.offer(frame, false);
+    // The feed timed this frame's arrival once for all its viewers.
+    this.offer(frame, false, this.feed.lastFrameAt);
   }
 
   /** The feed re-offers its last frame because the camera stalled. */
@@ -107,14 +108,13 @@ export class Viewer implements FrameSubscriber {
     this.onFinish(this);
   }
 
-  private offer(frame: Frame, repeat: boolean): void {
+  private offer(frame: Frame, repeat: boolean, now = performance.now()): void {
     // A frame handed over at subscribe time can also arrive through the feed: send it once.
     if (!this.open || (!repeat && frame.seq === this.lastSeq)) return;
     if (this.busy) {
       if (!repeat) this.framesSkipped++;
       return;
     }
-    const now = performance.now();
     if (this.minIntervalMs > 0) {
       // Allow a frame up to 10% of an interval early, so source jitter doesn't halve the rate.
       if (now < this.nextDueMs - this.minIntervalMs * 0.1) {
