@@ -8,7 +8,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeError } from './errors.js';
-import { jpegDimensions } from './jpeg.js';
+import { isCompleteJpeg, jpegDimensions } from './jpeg.js';
 import type { FrameRing, CaptureStateName } from './ring.js';
 import type { CameraDriver, DriverContext } from './drivers/types.js';
 
@@ -37,6 +37,7 @@ export class CaptureLoop {
   private readonly shutdown = new AbortController();
   private session: AbortController | null = null;
   private oversizeBurst = 0;
+  private corruptBurst = 0;
   private rateWindowStart = 0; // performance.now() ms
   private rateCount = 0;
   private done: Promise<void> | null = null;
@@ -151,6 +152,16 @@ export class CaptureLoop {
   }
 
   private publish(jpeg: Uint8Array): void {
+    // Whatever a driver yields, viewers only ever get whole JPEGs (SOI at the start, EOI at the end).
+    if (!isCompleteJpeg(jpeg)) {
+      this.ring.countDrop('corrupt');
+      if (this.corruptBurst++ === 0) this.opts.events.log('warn', `dropping frames that are not complete JPEGs (this one: ${jpeg.byteLength} bytes)`);
+      return;
+    }
+    if (this.corruptBurst > 0) {
+      this.opts.events.log('warn', `dropped ${this.corruptBurst} broken frame(s) in a row`);
+      this.corruptBurst = 0;
+    }
     const now = performance.now();
     const seq = this.ring.publish(jpeg, performance.timeOrigin + now);
     this.measure(jpeg, now);
