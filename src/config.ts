@@ -38,6 +38,8 @@ export interface Config extends Readonly<DriverOptions> {
   readonly corsOrigin: string | undefined;
   /** Most stream viewers at once; 0 = no limit. */
   readonly maxClients: number;
+  /** Seconds a viewer may keep one frame in flight before it is disconnected; 0 = never. */
+  readonly slowClientTimeout: number;
 }
 
 /** One camera: its name (for /cameras/NAME/...), its driver and the driver's options. */
@@ -65,6 +67,7 @@ export const DEFAULTS = Object.freeze({
   maxFrameBytes: 2 * 1024 * 1024,
   logLevel: 'info' as LogLevel,
   maxClients: 0,
+  slowClientTimeout: 30,
 });
 
 interface OptionSpec {
@@ -179,6 +182,7 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = Object.freeze({
   'tls-key': { key: 'tlsKey', env: 'FRAMERING_TLS_KEY', valueName: 'FILE', parse: readableFile, help: 'the PEM private key for --tls-cert' },
   'cors-origin': { key: 'corsOrigin', env: 'FRAMERING_CORS_ORIGIN', valueName: 'ORIGIN', parse: nonEmpty, help: 'send CORS headers allowing this origin (or *); none by default' },
   'max-clients': { key: 'maxClients', env: 'FRAMERING_MAX_CLIENTS', valueName: 'N', parse: integer(0, 1_000_000), help: 'most stream viewers at once, beyond it 503 (default 0: no limit)' },
+  'slow-client-timeout': { key: 'slowClientTimeout', env: 'FRAMERING_SLOW_CLIENT_TIMEOUT', valueName: 'S', parse: decimal(0, 86400), help: `disconnect a viewer whose frame has been in flight this long (default ${30}; 0 = never)` },
   'log-level': { key: 'logLevel', env: 'FRAMERING_LOG_LEVEL', valueName: 'LEVEL', parse: oneOf(LOG_LEVELS), help: `one of ${LOG_LEVELS.join(', ')} (default ${DEFAULTS.logLevel})` },
 });
 

@@ -17,6 +17,8 @@ export interface MetricsSources {
 export class Metrics {
   readonly registry = new Registry();
   private readonly latency: Histogram<'camera'>;
+  /** Viewers disconnected by the slow-client timeout. */
+  slowDisconnects = 0;
   /** Totals of viewers that have left, so counters never go down. */
   private readonly departed = new Map<string, { frames: number; bytes: number }>();
 
@@ -46,6 +48,10 @@ export class Metrics {
     new Counter({ name: 'framering_bytes_sent_total', help: 'Stream bytes written to viewers', labelNames: ['camera'], registers: [r], collect() {
       setTotals(this, [...self.totals()].map(([camera, t]) => [{ camera }, t.bytes]));
     } });
+    new Counter({ name: 'framering_slow_clients_disconnected_total', help: 'Viewers disconnected for keeping a frame in flight longer than --slow-client-timeout', registers: [r], collect() {
+      this.reset();
+      this.inc(self.slowDisconnects);
+    } });
     new Gauge({ name: 'framering_capture_fps', help: 'Measured capture rate', labelNames: ['camera'], registers: [r], collect: perCamera((c) => c.ring.sourceInfo().fps) });
     new Gauge({ name: 'framering_frame_bytes', help: 'Size of the newest frame', labelNames: ['camera'], registers: [r], collect: perCamera((c) => c.feed.latest?.jpeg.length ?? 0) });
     new Gauge({ name: 'framering_camera_up', help: '1 while the camera is capturing (state running)', labelNames: ['camera'], registers: [r], collect: perCamera((c) => (c.state === 'running' ? 1 : 0)) });
@@ -64,6 +70,7 @@ export class Metrics {
 
   /** Call when a viewer leaves, so its frames and bytes stay counted. */
   viewerLeft(v: Viewer): void {
+    if (v.disconnectedSlow) this.slowDisconnects++;
     const t = this.departed.get(v.info.camera) ?? { frames: 0, bytes: 0 };
     t.frames += v.framesSent;
     t.bytes += v.bytesSent;

@@ -84,7 +84,7 @@ export async function startNodeFrontEnd(options: FrontEndOptions): Promise<Front
         req.socket.setNoDelay(true); // each part is one write; don't let Nagle hold its tail
         res.writeHead(200, headerObject(route.headers));
         const viewer: Viewer = new Viewer(
-          { camera: route.camera.name, path, remoteAddress: req.socket.remoteAddress ?? '', maxFps: route.maxFps },
+          { camera: route.camera.name, path, remoteAddress: req.socket.remoteAddress ?? '', maxFps: route.maxFps, slowTimeoutMs: route.slowTimeoutMs },
           route.camera.feed,
           new NodeStreamTransport(res, () => viewer.drained()),
           (v) => {

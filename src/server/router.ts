@@ -33,7 +33,7 @@ export interface PlainResponse {
 
 export type Route =
   | { kind: 'plain'; response: PlainResponse }
-  | { kind: 'stream'; camera: Camera; maxFps: number; headers: Headers }
+  | { kind: 'stream'; camera: Camera; maxFps: number; slowTimeoutMs: number; headers: Headers }
   | { kind: 'deferred'; response: Promise<PlainResponse> };
 
 export interface RouterOptions {
@@ -42,6 +42,8 @@ export interface RouterOptions {
   corsOrigin: string | undefined;
   /** Most stream viewers at once; 0 = no limit. */
   maxClients: number;
+  /** A viewer whose frame stays in flight this long is disconnected, ms; 0 = never. */
+  slowClientTimeoutMs: number;
   /** The front end's name, for /status. */
   frontEnd: string;
   version: string;
@@ -130,7 +132,7 @@ export class Router {
       return this.plain(503, TEXT, `too many viewers (--max-clients ${this.o.maxClients}); try again later\n`, [['Retry-After', '5']]);
     }
     if (req.method === 'HEAD') return { kind: 'plain', response: { status: 200, headers: [...streamHeaders, ...this.common], body: '' } };
-    return { kind: 'stream', camera, maxFps, headers: [...streamHeaders, ...this.common] };
+    return { kind: 'stream', camera, maxFps, slowTimeoutMs: this.o.slowClientTimeoutMs, headers: [...streamHeaders, ...this.common] };
   }
 
   private async snapshot(camera: Camera): Promise<PlainResponse> {

@@ -9,6 +9,8 @@ export interface StatusSources {
   frontEnd: () => string;
   version: string;
   startedAt: number; // Date.now()
+  /** Viewers disconnected so far by the slow-client timeout. */
+  slowClientsDisconnected: () => number;
 }
 
 export function cameraStatus(camera: Camera): Record<string, unknown> {
@@ -53,6 +55,7 @@ export function buildStatus(s: StatusSources): Record<string, unknown> {
     frontEnd: s.frontEnd(),
     uptimeSeconds: Math.round((Date.now() - s.startedAt) / 100) / 10,
     cameras: s.cameras.map(cameraStatus),
+    slowClientsDisconnected: s.slowClientsDisconnected(),
     clients: [...s.viewers()].map((v) => viewerStatus(v, now)),
   };
 }

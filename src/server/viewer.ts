@@ -27,6 +27,8 @@ export interface ViewerInfo {
   remoteAddress: string;
   /** Frames per second cap, or 0 for none. */
   maxFps: number;
+  /** A frame in flight longer than this (ms) disconnects the viewer; 0 = never. */
+  slowTimeoutMs: number;
 }
 
 let nextId = 1;
@@ -43,6 +45,10 @@ export class Viewer implements FrameSubscriber {
   framesCapped = 0;
   /** Keepalive re-sends of the last frame. */
   framesRepeated = 0;
+  /** The viewer was disconnected for not taking its frame within the slow-client timeout. */
+  disconnectedSlow = false;
+  /** performance.now() when the frame in flight was handed to the transport. */
+  private busySince = 0;
   private open = true;
   private busy = false;
   private lastSeq = 0;
@@ -113,6 +119,11 @@ export class Viewer implements FrameSubscriber {
     if (!this.open || (!repeat && frame.seq === this.lastSeq)) return;
     if (this.busy) {
       if (!repeat) this.framesSkipped++;
+      // Checked on each new frame and each keepalive (at least once a second): no timer per viewer.
+      if (this.info.slowTimeoutMs > 0 && now - this.busySince > this.info.slowTimeoutMs) {
+        this.disconnectedSlow = true;
+        this.close();
+      }
       return;
     }
     if (this.minIntervalMs > 0) {
@@ -139,6 +150,7 @@ export class Viewer implements FrameSubscriber {
     }
     this.windowCount++;
     this.busy = true;
+    this.busySince = now;
     if (this.transport.send(frame.part)) this.busy = false;
   }
 }
