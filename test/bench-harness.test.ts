@@ -9,13 +9,13 @@
  */
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
+import { runProgram, type CliResult } from './helpers/cli-process.js';
 import { hasCommand, missing } from './helpers/requirements.js';
 import { REPO_ROOT } from './helpers/server.js';
 
@@ -30,24 +30,11 @@ const skip = missing({
   ffmpeg: hasCommand('ffmpeg'),
 });
 
-interface Run {
-  status: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliResult;
 
 /** Runs the benchmark runner to completion; SIGKILL after timeoutMs. */
-async function runner(args: readonly string[], timeoutMs = RUN_TIMEOUT_MS): Promise<Run> {
-  const child = spawn(process.execPath, [RUNNER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const [status, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
-  clearTimeout(timer);
-  return { status, signal, stdout, stderr };
+function runner(args: readonly string[], timeoutMs = RUN_TIMEOUT_MS): Promise<Run> {
+  return runProgram(process.execPath, [RUNNER, ...args], { timeoutMs });
 }
 
 const isNumberOrNull = (v: unknown): boolean => v === null || (typeof v === 'number' && Number.isFinite(v));

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test, type TestContext } from 'node:test';
+import { runProgram, type CliResult } from './helpers/cli-process.js';
 import { hasCommand, missing } from './helpers/requirements.js';
 import { createTestServer, EMULATED_ASSETS, REPO_ROOT } from './helpers/server.js';
 
@@ -43,24 +44,11 @@ function assertBuilt(): void {
   assert.equal(b.status, 0, `make -C native-bench failed:\n${b.output}`);
 }
 
-interface Run {
-  status: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliResult;
 
 /** Runs a program to completion, asynchronously (an in-process server must keep serving); SIGKILL after timeoutMs. */
-async function run(file: string, args: readonly string[], timeoutMs: number): Promise<Run> {
-  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const [status, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
-  clearTimeout(timer);
-  return { status, signal, stdout, stderr };
+function run(file: string, args: readonly string[], timeoutMs: number): Promise<Run> {
+  return runProgram(file, args, { timeoutMs });
 }
 
 /** Resolves with the exit of `child` (at once if it has exited), or undefined after timeoutMs. */

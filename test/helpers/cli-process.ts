@@ -12,9 +12,12 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the CLI to completion (killed after `timeoutMs`). */
-export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 10_000): Promise<CliResult> {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Runs a program to completion without blocking the event loop (an in-process server may need
+ * to keep serving meanwhile); SIGKILL after `timeoutMs`.
+ */
+export async function runProgram(file: string, args: readonly string[], { env, timeoutMs = 10_000 }: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
+  const child = spawn(file, args, { env: env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -23,6 +26,11 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeou
   const [status, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
   clearTimeout(timer);
   return { status, signal, stdout, stderr };
+}
+
+/** Runs the CLI to completion (killed after `timeoutMs`). */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 10_000): Promise<CliResult> {
+  return runProgram(process.execPath, [CLI, ...args], { env: { ...cleanEnv(), ...env }, timeoutMs });
 }
 
 /** The environment without framering's own variables, so the host's settings don't leak in. */
