@@ -17,7 +17,7 @@ import { createHttpDriver, parseSource, RateCap, settingsFromEnv, STALL_TIMEOUT_
 import { UNSET_DRIVER_OPTIONS, type DriverOptions } from '../src/drivers/types.js';
 import { freePort, recordingContext, serveMjpeg, startRelay, TestSource } from './helpers/http-source.js';
 import type { MjpegFrame } from './helpers/mjpeg-client.js';
-import { createTestServer, EMULATED_ASSETS } from './helpers/server.js';
+import { createTestServer, EMULATED_ASSETS, fakeJpeg } from './helpers/server.js';
 import { TEST_CERT, TEST_KEY } from './helpers/tls-fixture.js';
 
 const IMAGES = ['1.jpg', '2.jpg', '3.jpg'].map((n) => readFileSync(new URL(n, EMULATED_ASSETS)));
@@ -37,16 +37,7 @@ function imageOf(frame: MjpegFrame): number {
 
 /** JPEG-shaped frames (SOI, filler, EOI) of distinct lengths and content: enough for parts with Content-Length. */
 function syntheticFrames(count: number): Buffer[] {
-  return Array.from({ length: count }, (_, i) => {
-    const b = Buffer.alloc(2000 + i * 10, i + 1);
-    b[0] = 0xff;
-    b[1] = 0xd8;
-    b[2] = 0xff;
-    b[3] = 0xe0;
-    b[b.length - 2] = 0xff;
-    b[b.length - 1] = 0xd9;
-    return b;
-  });
+  return Array.from({ length: count }, (_, i) => fakeJpeg(2000 + i * 10, i + 1));
 }
 
 function assertNoStackTraces(logs: readonly string[]): void {

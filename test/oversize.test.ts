@@ -12,20 +12,15 @@ import { it } from 'node:test';
 import { parseConfig, type Config } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { startServer } from '../src/main.js';
+import { fakeJpeg } from './helpers/server.js';
 
-const jpegOf = (size: number, fill: number): Buffer => {
-  const b = Buffer.alloc(size, fill);
-  b.set([0xff, 0xd8, 0xff, 0xe0], 0);
-  b.set([0xff, 0xd9], size - 2);
-  return b;
-};
 
 it('oversize frames are dropped, counted and logged once per burst; viewers get only whole frames', { timeout: 20_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'framering-oversize-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   // Frames 1-2 fit in a 4 KiB slot; 3-5 do not (one burst of three); 6 fits again.
   const sizes = [1000, 2000, 5000, 6000, 7000, 3000];
-  sizes.forEach((size, i) => writeFileSync(join(dir, `${i + 1}.jpg`), jpegOf(size, 0x10 + i)));
+  sizes.forEach((size, i) => writeFileSync(join(dir, `${i + 1}.jpg`), fakeJpeg(size, 0x10 + i)));
 
   const lines: string[] = [];
   const parsed = parseConfig(['--host', '127.0.0.1', '--port', '0', '--camera', 'files', '--source', dir, '--fps', '30', '--max-frame-bytes', '4096'], {});

@@ -109,6 +109,17 @@ export async function withTestServer<T>(args: readonly string[], fn: (ts: TestSe
 }
 
 /**
+ * A JPEG-shaped buffer of `size` bytes: FF D8 FF E0, `fill` bytes, FF D9. The server and the
+ * files driver only check the markers; no decoder ever sees it.
+ */
+export function fakeJpeg(size: number, fill: number): Buffer {
+  const jpeg = Buffer.alloc(size, fill);
+  jpeg.set([0xff, 0xd8, 0xff, 0xe0], 0);
+  jpeg.set([0xff, 0xd9], size - 2);
+  return jpeg;
+}
+
+/**
  * Writes `count` JPEG-shaped files of about `bytes` each into a new temporary folder, removed
  * when the test ends: FF D8 FF E0, filler, FF D9. That is all the files driver and the server
  * check (start and end markers); no decoder ever sees them. File i is `bytes + i * 1000` long
@@ -120,13 +131,7 @@ export async function createJpegFolder(t: TestContext, count: number, bytes: num
   t.after(() => rm(dir, { recursive: true, force: true }));
   const frames: Buffer[] = [];
   for (let i = 0; i < count; i++) {
-    const jpeg = Buffer.alloc(bytes + i * 1000, i + 1);
-    jpeg[0] = 0xff;
-    jpeg[1] = 0xd8;
-    jpeg[2] = 0xff;
-    jpeg[3] = 0xe0;
-    jpeg[jpeg.length - 2] = 0xff;
-    jpeg[jpeg.length - 1] = 0xd9;
+    const jpeg = fakeJpeg(bytes + i * 1000, i + 1);
     // Zero-padded names: play order is the natural sort order either way.
     await writeFile(join(dir, `frame${String(i).padStart(3, '0')}.jpg`), jpeg);
     frames.push(jpeg);
