@@ -16,6 +16,7 @@ export interface CaptureWorkerData {
   options: DriverOptions;
   idleTimeoutMs: number;
   backoffInitialMs?: number;
+  noSignalAfterMs: number;
 }
 
 /** Messages from the capture worker. */
@@ -31,6 +32,8 @@ export interface CameraOptions {
   ringSlots: number;
   maxFrameBytes: number;
   idleTimeoutMs: number;
+  /** Without a frame this long (ms) while viewers watch, publish a NO SIGNAL frame; 0 = never. */
+  noSignalAfterMs: number;
   /** First restart delay after a driver failure (ms); tests shorten it. */
   backoffInitialMs?: number;
   log: Logger;
@@ -64,6 +67,7 @@ export class Camera {
       driver: options.driver,
       options: options.driverOptions,
       idleTimeoutMs: options.idleTimeoutMs,
+      noSignalAfterMs: options.noSignalAfterMs,
       backoffInitialMs: options.backoffInitialMs,
     };
     this.worker = new Worker(WORKER_URL, { workerData, name: `capture:${options.name}` });

@@ -9,6 +9,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeError } from './errors.js';
 import { isCompleteJpeg, jpegDimensions } from './jpeg.js';
+import { NoSignalFrames } from './no-signal.js';
 import type { FrameRing, CaptureStateName } from './ring.js';
 import type { CameraDriver, DriverContext } from './drivers/types.js';
 
@@ -26,6 +27,11 @@ export interface CaptureLoopOptions {
   /** First retry delay after a failure, doubled on every failure in a row. */
   backoffInitialMs?: number;
   backoffMaxMs?: number;
+  /**
+   * After this long without a good frame while viewers watch (a failed, restarting or stalled
+   * driver), publish a generated "NO SIGNAL" frame; 0 = never (viewers keep the last frame).
+   */
+  noSignalAfterMs?: number;
 }
 
 class IdleStop extends Error {}
@@ -41,13 +47,17 @@ export class CaptureLoop {
   private rateWindowStart = 0; // performance.now() ms
   private rateCount = 0;
   private done: Promise<void> | null = null;
+  private noSignalTimer: NodeJS.Timeout | null = null;
+  /** A NO SIGNAL frame is (being) published and no good frame has come since. */
+  private noSignalShown = false;
+  private noSignalFrames: NoSignalFrames | null = null;
   private readonly driverContext: DriverContext = {
     countDrop: (reason, frames = 1) => this.ring.countDrop(reason, frames),
     log: (level, message) => this.opts.events.log(level, message),
   };
 
   constructor(options: CaptureLoopOptions) {
-    this.opts = { backoffInitialMs: 500, backoffMaxMs: 10_000, ...options };
+    this.opts = { backoffInitialMs: 500, backoffMaxMs: 10_000, noSignalAfterMs: 0, ...options };
     this.ring = options.ring;
   }
 
@@ -74,7 +84,12 @@ export class CaptureLoop {
         if (wait) await wait;
         continue;
       }
-      await this.captureSession();
+      this.armNoSignal();
+      try {
+        await this.captureSession();
+      } finally {
+        this.disarmNoSignal();
+      }
     }
     this.setState('idle');
   }
@@ -165,6 +180,14 @@ export class CaptureLoop {
     const now = performance.now();
     const seq = this.ring.publish(jpeg, performance.timeOrigin + now);
     this.measure(jpeg, now);
+    if (seq !== 0 && this.noSignalTimer !== null) {
+      // One timer for the whole session, pushed back by every good frame (no allocation).
+      this.noSignalTimer.refresh();
+      if (this.noSignalShown) {
+        this.noSignalShown = false;
+        this.opts.events.log('info', 'frames again: NO SIGNAL cleared');
+      }
+    }
     if (seq === 0) {
       if (this.oversizeBurst++ === 0) {
         this.opts.events.log('warn', `dropping frames larger than the ring's ${this.ring.slotBytes}-byte slots (this one: ${jpeg.byteLength} bytes); raise --max-frame-bytes`);
@@ -173,6 +196,40 @@ export class CaptureLoop {
       this.opts.events.log('warn', `dropped ${this.oversizeBurst} oversize frame(s) in a row`);
       this.oversizeBurst = 0;
     }
+  }
+
+  /** Starts the no-signal watchdog for a capture session (viewers are watching). */
+  private armNoSignal(): void {
+    const after = this.opts.noSignalAfterMs;
+    if (after <= 0) return;
+    this.noSignalShown = false;
+    this.noSignalTimer = setTimeout(() => void this.showNoSignal(), after);
+    this.noSignalTimer.unref();
+  }
+
+  private disarmNoSignal(): void {
+    if (this.noSignalTimer !== null) clearTimeout(this.noSignalTimer);
+    this.noSignalTimer = null;
+    this.noSignalShown = false;
+  }
+
+  private async showNoSignal(): Promise<void> {
+    if (this.noSignalTimer === null || this.shutdown.signal.aborted) return;
+    this.noSignalShown = true;
+    const { width, height } = this.ring.sourceInfo();
+    let jpeg: Uint8Array;
+    try {
+      this.noSignalFrames ??= new NoSignalFrames();
+      jpeg = await this.noSignalFrames.frame(width, height);
+    } catch (err) {
+      this.opts.events.log('warn', `cannot render the NO SIGNAL frame: ${describeError(err)}`);
+      return;
+    }
+    // A good frame may have arrived, or the session ended, while it was being encoded.
+    if (!this.noSignalShown || this.noSignalTimer === null) return;
+    if (jpeg.byteLength > this.ring.slotBytes) return; // a huge frame size with tiny slots: keep the last frame
+    this.ring.publish(jpeg, performance.timeOrigin + performance.now());
+    this.opts.events.log('warn', `no frame for ${(this.opts.noSignalAfterMs / 1000).toFixed(1)} s: showing NO SIGNAL`);
   }
 
   /** Measures the capture rate over windows of about a second, and the frame size. */

@@ -40,6 +40,8 @@ export interface Config extends Readonly<DriverOptions> {
   readonly maxClients: number;
   /** Seconds a viewer may keep one frame in flight before it is disconnected; 0 = never. */
   readonly slowClientTimeout: number;
+  /** Seconds without a frame while viewers watch before they get a NO SIGNAL frame; 0 = never. */
+  readonly noSignalAfter: number;
 }
 
 /** One camera: its name (for /cameras/NAME/...), its driver and the driver's options. */
@@ -68,6 +70,7 @@ export const DEFAULTS = Object.freeze({
   logLevel: 'info' as LogLevel,
   maxClients: 0,
   slowClientTimeout: 30,
+  noSignalAfter: 5,
 });
 
 interface OptionSpec {
@@ -183,6 +186,7 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = Object.freeze({
   'cors-origin': { key: 'corsOrigin', env: 'FRAMERING_CORS_ORIGIN', valueName: 'ORIGIN', parse: nonEmpty, help: 'send CORS headers allowing this origin (or *); none by default' },
   'max-clients': { key: 'maxClients', env: 'FRAMERING_MAX_CLIENTS', valueName: 'N', parse: integer(0, 1_000_000), help: 'most stream viewers at once, beyond it 503 (default 0: no limit)' },
   'slow-client-timeout': { key: 'slowClientTimeout', env: 'FRAMERING_SLOW_CLIENT_TIMEOUT', valueName: 'S', parse: decimal(0, 86400), help: `disconnect a viewer whose frame has been in flight this long (default ${30}; 0 = never)` },
+  'no-signal-after': { key: 'noSignalAfter', env: 'FRAMERING_NO_SIGNAL_AFTER', valueName: 'S', parse: decimal(0, 86400), help: `seconds without a frame from the camera before viewers get a generated NO SIGNAL frame instead of the last one (default ${DEFAULTS.noSignalAfter}; 0 = keep the last frame)` },
   'log-level': { key: 'logLevel', env: 'FRAMERING_LOG_LEVEL', valueName: 'LEVEL', parse: oneOf(LOG_LEVELS), help: `one of ${LOG_LEVELS.join(', ')} (default ${DEFAULTS.logLevel})` },
 });
 

@@ -97,6 +97,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
         ringSlots: config.ringSlots,
         maxFrameBytes: config.maxFrameBytes,
         idleTimeoutMs: config.idleTimeout * 1000,
+        noSignalAfterMs: config.noSignalAfter * 1000,
         backoffInitialMs: options.backoffInitialMs,
         log,
       }),

@@ -367,10 +367,11 @@ for (const http of FRONT_ENDS) {
       });
     });
 
+    // These test the re-sent last frame itself: --no-signal-after 0 keeps it however long the stall.
     describe('keepalive', () => {
       test('a stalled camera: the viewer gets the last frame again about once a second', { timeout: 20_000 }, async (t) => {
         const images = await loadEmulatedImages();
-        const ts = await startTestServer(t, ['--http', http, '--camera', STALL_DRIVER, '--fps', '20', '--idle-timeout', '0.3']);
+        const ts = await startTestServer(t, ['--http', http, '--camera', STALL_DRIVER, '--fps', '20', '--idle-timeout', '0.3', '--no-signal-after', '0']);
         const viewer = await ts.connect();
         // The driver yields images 1, 2, 3 and stalls: then image 3 again and again.
         await viewer.waitUntil(() => trailingRepeats(viewer.frames) >= 3, { timeoutMs: 8000, what: 'two keepalive re-sends' });
@@ -391,7 +392,7 @@ for (const http of FRONT_ENDS) {
       // that joined a camera already stalled (capture still running, nobody else watching) got
       // the current frame and then nothing, ever.
       test('a viewer joining a camera that already stalled gets keepalives too', { timeout: 20_000 }, async (t) => {
-        const ts = await startTestServer(t, ['--http', http, '--camera', STALL_DRIVER, '--fps', '20', '--idle-timeout', '30']);
+        const ts = await startTestServer(t, ['--http', http, '--camera', STALL_DRIVER, '--fps', '20', '--idle-timeout', '30', '--no-signal-after', '0']);
         const first = await ts.connect();
         await first.waitForFrames(3, { timeoutMs: 5000 });
         await first.close();
@@ -408,7 +409,7 @@ for (const http of FRONT_ENDS) {
       // while, a stall right after it restarted got its first keepalive only after 1.5 x the idle
       // gap instead of after a second.
       test('a camera that stalls right after restarting from idle: keepalive after about a second, not after the idle gap', { timeout: 25_000 }, async (t) => {
-        const ts = await startTestServer(t, ['--http', http, '--camera', `${STALL_DRIVER}`, '--source', '1', '--fps', '20', '--idle-timeout', '0.1']);
+        const ts = await startTestServer(t, ['--http', http, '--camera', `${STALL_DRIVER}`, '--source', '1', '--fps', '20', '--idle-timeout', '0.1', '--no-signal-after', '0']);
         const first = await ts.connect();
         await first.waitForFrames(2, { timeoutMs: 5000 }); // the frame, then a keepalive
         await first.close();

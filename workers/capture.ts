@@ -20,6 +20,7 @@ const loop = new CaptureLoop({
   ring: new FrameRing(data.ring),
   idleTimeoutMs: data.idleTimeoutMs,
   backoffInitialMs: data.backoffInitialMs,
+  noSignalAfterMs: data.noSignalAfterMs,
   createDriver: async (context) => (await loadDriverModule(data.driver)).createDriver(data.options, context),
   events: {
     state: (state, error) => post({ type: 'state', state, error }),
