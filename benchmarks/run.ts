@@ -315,6 +315,7 @@ async function main(): Promise<void> {
   for (const spec of servers) {
     const over = o.resolutions.flatMap((res) => (o.clients ?? DEFAULT_CLIENTS[res.name] ?? []).filter((c) => c > cap(spec)).map((c) => `${res.name} ${c}`));
     if (over.length) skipped.push(`${spec.name} above ${cap(spec)} clients (${over.join(', ')}): ${spec.capReason ?? 'capped'}`);
+    if (spec.onlyClients) skipped.push(`${spec.name} runs only at ${spec.onlyClients.join(', ')} clients: ${spec.onlyReason ?? ''}`);
   }
 
   const results: RunResult[] = [];
@@ -325,7 +326,7 @@ async function main(): Promise<void> {
     for (const clients of o.clients ?? DEFAULT_CLIENTS[res.name] ?? []) {
       let floor: RunResult | undefined;
       for (const spec of servers) {
-        if (clients > cap(spec)) continue;
+        if (clients > cap(spec) || (spec.onlyClients && !spec.onlyClients.includes(clients))) continue;
         if (Date.now() + attemptEstimateS(o, clients) * 1000 > deadline) {
           skipped.push(`${spec.name} ${res.name} ${clients} clients: past the ${o.timeLimit} min time limit`);
           log(`skipping ${spec.name} ${res.name} ${clients} clients: past the time limit`);

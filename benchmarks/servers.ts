@@ -4,7 +4,9 @@
  *
  *   floor           native-bench/build/floor: C, epoll, frames in memory, one writev per
  *                   client per frame; the least work any MJPEG server can do
- *   framering-uws   framering, files camera, uWebSockets.js front end (the default)
+ *   framering-uws   framering, files camera, uWebSockets.js front end (the default), one
+ *                   HTTP thread (--http-threads 1)
+ *   framering-uws-2t  the same with two HTTP threads on the port (--http-threads 2)
  *   framering-node  framering, files camera, node:http front end (--http node)
  *   flask-gevent    the original Flask design on gevent (benchmarks/flask-gevent/app.py)
  */
@@ -22,7 +24,7 @@ const FLASK_APP = `${REPO_ROOT}benchmarks/flask-gevent/app.py`;
 const PYTHON = '/usr/bin/python3'; // Debian's, which has python3-flask and python3-gevent
 const START_TIMEOUT_MS = 15_000;
 
-export const SERVER_NAMES = ['floor', 'framering-uws', 'framering-node', 'flask-gevent'] as const;
+export const SERVER_NAMES = ['floor', 'framering-uws', 'framering-uws-2t', 'framering-node', 'flask-gevent'] as const;
 export type ServerName = (typeof SERVER_NAMES)[number];
 
 export interface ServerSpec {
@@ -32,6 +34,9 @@ export interface ServerSpec {
   /** Most clients it is run with (undefined: no cap); the reason goes in the report. */
   maxClients?: number;
   capReason?: string;
+  /** The only client counts it is run at (undefined: all); the reason goes in the report. */
+  onlyClients?: readonly number[];
+  onlyReason?: string;
   /** Why it cannot run on this machine, or undefined. */
   unavailable(): string | undefined;
   command(framesDir: string, fps: number): { file: string; args: string[] };
@@ -39,13 +44,13 @@ export interface ServerSpec {
   port(stdout: string, stderr: string): number | undefined;
 }
 
-const framering = (name: ServerName, http: 'uws' | 'node', banner: string): ServerSpec => ({
+const framering = (name: ServerName, http: 'uws' | 'node', banner: string, threads = 1): ServerSpec => ({
   name,
-  description: `framering, files camera, ${banner} front end${http === 'node' ? ' (`--http node`)' : ''}`,
+  description: `framering, files camera, ${banner} front end${http === 'node' ? ' (`--http node`)' : ''}, ${threads} HTTP thread${threads > 1 ? 's' : ''}`,
   unavailable: () => (existsSync(CLI) ? undefined : `${CLI} is missing (npm run build)`),
   command: (dir, fps) => ({
     file: process.execPath,
-    args: [CLI, '--camera', 'files', '--source', dir, '--fps', String(fps), '--host', '127.0.0.1', '--port', '0', '--http', http, '--log-level', 'info'],
+    args: [CLI, '--camera', 'files', '--source', dir, '--fps', String(fps), '--host', '127.0.0.1', '--port', '0', '--http', http, '--http-threads', String(threads), '--log-level', 'info'],
   }),
   port: (_stdout, stderr) => {
     const m = /(\S+) front end listening on http:\/\/127\.0\.0\.1:(\d+)\//.exec(stderr);
@@ -53,6 +58,7 @@ const framering = (name: ServerName, http: 'uws' | 'node', banner: string): Serv
     // framering falls back to node:http, with a warning, where uWebSockets.js cannot load:
     // never report that as a uWS measurement.
     if (!stderr.includes(`${banner} front end listening`)) throw new Error(`${name} started the ${m[1]} front end, not ${banner}:\n${stderr}`);
+    if (threads > 1 && !stderr.includes(`serving HTTP from ${threads} threads`)) return undefined; // not all threads listen yet
     return Number(m[2]);
   },
 });
@@ -71,6 +77,11 @@ export const SERVERS: Readonly<Record<ServerName, ServerSpec>> = Object.freeze({
     port: listeningLine,
   },
   'framering-uws': framering('framering-uws', 'uws', 'uWebSockets.js'),
+  'framering-uws-2t': {
+    ...framering('framering-uws-2t', 'uws', 'uWebSockets.js', 2),
+    onlyClients: [1000, 2000],
+    onlyReason: 'a second HTTP thread matters only where one thread is busy',
+  },
   'framering-node': framering('framering-node', 'node', 'node:http'),
   'flask-gevent': {
     name: 'flask-gevent',

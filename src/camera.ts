@@ -4,6 +4,7 @@
  */
 
 import { Worker } from 'node:worker_threads';
+import type { CameraView } from './camera-view.js';
 import { FrameFeed } from './frame-feed.js';
 import type { Logger } from './log.js';
 import { FrameRing, type CaptureStateName } from './ring.js';
@@ -42,7 +43,7 @@ export interface CameraOptions {
 const WORKER_URL = new URL('../workers/capture.js', import.meta.url);
 const STOP_GRACE_MS = 1500;
 
-export class Camera {
+export class Camera implements CameraView {
   readonly name: string;
   readonly driver: string;
   readonly ring: FrameRing;

@@ -57,7 +57,15 @@ export class CaptureLoop {
   };
 
   constructor(options: CaptureLoopOptions) {
-    this.opts = { backoffInitialMs: 500, backoffMaxMs: 10_000, noSignalAfterMs: 0, ...options };
+    // `??`, not a spread over defaults: the capture worker passes every field, unset ones as
+    // undefined, and a spread let that undefined win (backoff NaN: a failing camera was
+    // restarted in a tight loop, hundreds of times a second).
+    this.opts = {
+      ...options,
+      backoffInitialMs: options.backoffInitialMs ?? 500,
+      backoffMaxMs: options.backoffMaxMs ?? 10_000,
+      noSignalAfterMs: options.noSignalAfterMs ?? 0,
+    };
     this.ring = options.ring;
   }
 

@@ -17,6 +17,11 @@ function fail(message: string, status: number): never {
 }
 
 async function main(): Promise<void> {
+  if (process.argv[2] === 'doctor') {
+    // Loaded only here: the server itself never needs it.
+    const { runDoctor } = await import('./doctor.js');
+    process.exit(await runDoctor(process.argv.slice(3)));
+  }
   let parsed;
   try {
     parsed = parseConfig(process.argv.slice(2));
@@ -25,7 +30,7 @@ async function main(): Promise<void> {
     throw err;
   }
   if (parsed.kind === 'help') {
-    process.stdout.write(helpText(VERSION));
+    process.stdout.write(`${helpText(VERSION)}\nframering doctor [--json] [options] checks this machine and the configured cameras.\n`);
     return;
   }
   if (parsed.kind === 'version') {

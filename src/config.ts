@@ -4,6 +4,7 @@
  */
 
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { createSecureContext } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
@@ -31,6 +32,8 @@ export interface Config extends Readonly<DriverOptions> {
   readonly cameras: readonly CameraConfig[];
   /** HTTP front end; undefined = uWebSockets.js, or node:http where its binary cannot load. */
   readonly http: FrontEndName | undefined;
+  /** HTTP threads (uWebSockets.js only); undefined = defaultHttpThreads(). */
+  readonly httpThreads: number | undefined;
   /** Accepted Basic credentials; empty = no authentication. */
   readonly auth: readonly Credentials[];
   readonly tlsCert: string | undefined;
@@ -161,6 +164,15 @@ function oneOf<T extends string | number>(values: readonly T[]) {
   };
 }
 
+/**
+ * HTTP threads when --http-threads is not given: half the cores, from 1 to 4. The other half is
+ * left to capture, encoding and the kernel's share of sending (most of a stream's cost is the
+ * kernel's); a 4-core Raspberry Pi 4 gets 2.
+ */
+export function defaultHttpThreads(cores = availableParallelism()): number {
+  return Math.max(1, Math.min(4, Math.floor(cores / 2)));
+}
+
 /** Option table: drives parsing, environment variables, --help and the README's table. */
 export const OPTIONS: Readonly<Record<string, OptionSpec>> = Object.freeze({
   port: { key: 'port', env: 'FRAMERING_PORT', valueName: 'N', parse: integer(0, 65535), help: `TCP port to listen on (default ${DEFAULTS.port}; 0 picks a free port)` },
@@ -178,6 +190,7 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = Object.freeze({
   flip: { key: 'flip', env: 'FRAMERING_FLIP', valueName: 'AXIS', parse: oneOf(FLIPS), help: 'mirror the picture: none, h (horizontal), v (vertical) or both' },
   encoders: { key: 'encoders', env: 'FRAMERING_ENCODERS', valueName: 'N', parse: integer(1, 64), help: 'JPEG encoder threads, where the driver encodes (default: cores - 1, at least 1)' },
   config: { key: 'config', env: 'FRAMERING_CONFIG', valueName: 'FILE', parse: nonEmpty, help: 'read options and cameras from a JSON or YAML file (command line and environment win)' },
+  'http-threads': { key: 'httpThreads', env: 'FRAMERING_HTTP_THREADS', valueName: 'N', parse: integer(1, 64), help: `threads serving HTTP on the same port, sharing the cameras (uws only; default: half the cores, 1 to 4: ${defaultHttpThreads()} here)` },
   http: { key: 'http', env: 'FRAMERING_HTTP', valueName: 'IMPL', parse: oneOf(FRONT_ENDS), help: 'HTTP front end: uws or node (default uws; node where uws cannot load)' },
   auth: { key: 'auth', env: 'FRAMERING_AUTH', valueName: 'USER:PASS', parse: credentials, help: 'require HTTP Basic authentication on every route but /healthz' },
   'auth-file': { key: 'authFile', env: 'FRAMERING_AUTH_FILE', valueName: 'FILE', parse: nonEmpty, help: 'like --auth, one USER:PASSWORD per line' },

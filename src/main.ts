@@ -4,24 +4,28 @@
  */
 
 import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { Camera } from './camera.js';
-import type { CameraConfig, Config } from './config.js';
+import { defaultHttpThreads, type CameraConfig, type Config } from './config.js';
 import { checkDriver } from './drivers/registry.js';
 import type { DriverOptions } from './drivers/types.js';
 import { ConfigError, UnavailableError } from './errors.js';
 import type { Logger } from './log.js';
-import { BasicAuth } from './server/auth.js';
-import type { FrontEnd, FrontEndName, FrontEndOptions } from './server/front-end.js';
-import { Metrics } from './server/metrics.js';
-import { startNodeFrontEnd } from './server/node-http.js';
-import { buildStatus } from './server/status.js';
+import type { FrontEnd, FrontEndName } from './server/front-end.js';
+import { startHttpThread, type HttpThread } from './server/http-thread.js';
+import { HttpWorkers } from './server/http-workers.js';
+import { ProcessMetrics } from './server/metrics.js';
+import { buildStatus, type ThreadStats } from './server/status.js';
 import { loadUws } from './server/uws-binary.js';
-import type { Viewer } from './server/viewer.js';
+import { ViewerCount } from './server/viewer-count.js';
 
 export interface Server {
   readonly port: number;
   readonly cameras: readonly Camera[];
+  /** The main thread's front end (thread 0). */
   readonly frontEnd: FrontEnd;
+  /** HTTP threads serving, the main thread included. */
+  readonly httpThreads: number;
   /** Stops accepting, ends the streams, stops capture. Idempotent. */
   close(): Promise<void>;
 }
@@ -78,15 +82,42 @@ export function chooseFrontEnd(requested: FrontEndName | undefined, probeUws: ()
   }
 }
 
-async function startFrontEnd(config: Config, options: FrontEndOptions, log: Logger): Promise<FrontEnd> {
-  if (chooseFrontEnd(config.http, loadUws, log) === 'node') return startNodeFrontEnd(options);
-  const { startUwsFrontEnd } = await import('./server/uws.js');
-  return startUwsFrontEnd(options);
+/**
+ * How many HTTP threads to run: --http-threads, else defaultHttpThreads(). The node:http front
+ * end serves from the main thread only: asking for more with --http node is an error; where
+ * node:http was chosen because uWebSockets.js cannot load, more threads are declined with a
+ * warning.
+ */
+export function resolveHttpThreads(config: Pick<Config, 'http' | 'httpThreads'>, frontEnd: FrontEndName, log: Logger): number {
+  const asked = config.httpThreads;
+  if (frontEnd === 'uws') return asked ?? defaultHttpThreads();
+  if (asked === undefined || asked === 1) return 1;
+  if (config.http === 'node') throw new ConfigError(`invalid --http-threads ${asked}: the node front end serves from one thread; use --http uws for more`);
+  log.warn(`--http-threads ${asked} ignored: the node:http front end serves from one thread`);
+  return 1;
+}
+
+/**
+ * The port several HTTP threads will share: `port` once it is checked free (the threads listen
+ * with SO_REUSEPORT, which would let them join another server's port unnoticed), or a free one
+ * for port 0 (each thread listening on port 0 would get its own).
+ */
+async function sharedPort(host: string, port: number): Promise<number> {
+  const probe = createServer(); // node listens exclusively: it fails on any listener, SO_REUSEPORT or not
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', (err: NodeJS.ErrnoException) => reject(new Error(`cannot listen on ${host}:${port} (${err.code ?? err.message})`)));
+    probe.listen(port, host, resolve);
+  });
+  const { port: bound } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return bound;
 }
 
 export async function startServer(config: Config, options: StartOptions): Promise<Server> {
   const { log } = options;
   await validateCameras(config);
+  const frontEndName = chooseFrontEnd(config.http, loadUws, log);
+  const threadCount = resolveHttpThreads(config, frontEndName, log);
   const startedAt = Date.now();
   const cameras = config.cameras.map(
     (c) =>
@@ -102,46 +133,56 @@ export async function startServer(config: Config, options: StartOptions): Promis
         log,
       }),
   );
-  let frontEnd: FrontEnd | null = null;
-  const viewers = (): Iterable<Viewer> => frontEnd?.viewers ?? [];
-  const metrics = new Metrics({ cameras, viewers });
+  const processMetrics = new ProcessMetrics(cameras);
+  let local: HttpThread | null = null;
+  let workers: HttpWorkers | null = null;
+  const threads = async (): Promise<ThreadStats[]> => [...(local ? [await local.stats()] : []), ...(workers ? await workers.stats() : [])];
+  const status = async (): Promise<unknown> => buildStatus({ cameras, threads: await threads(), frontEnd: frontEndName, version: VERSION, startedAt });
+  const metrics = async (): Promise<{ contentType: string; body: string }> => processMetrics.render((await threads()).map((t) => t.metrics));
+  const shared = {
+    host: config.host,
+    tls: config.tlsCert && config.tlsKey ? { cert: config.tlsCert, key: config.tlsKey } : undefined,
+    auth: [...config.auth],
+    corsOrigin: config.corsOrigin,
+    maxClients: config.maxClients,
+    slowClientTimeoutMs: config.slowClientTimeout * 1000,
+    version: VERSION,
+    snapshotTimeoutMs: options.snapshotTimeoutMs,
+  };
+  const viewerCount = new ViewerCount();
   try {
-    frontEnd = await startFrontEnd(
-      config,
-      {
-        host: config.host,
-        port: config.port,
-        tls: config.tlsCert && config.tlsKey ? { cert: config.tlsCert, key: config.tlsKey } : undefined,
-        log,
-        onViewerGone: (v) => metrics.viewerLeft(v),
-        router: {
-          cameras,
-          auth: config.auth.length > 0 ? new BasicAuth(config.auth) : null,
-          corsOrigin: config.corsOrigin,
-          maxClients: config.maxClients,
-          slowClientTimeoutMs: config.slowClientTimeout * 1000,
-          version: VERSION,
-          log,
-          status: () => buildStatus({ cameras, viewers, frontEnd: () => frontEnd?.name ?? '', version: VERSION, startedAt, slowClientsDisconnected: () => metrics.slowDisconnects }),
-          metrics: () => metrics.render(),
-          snapshotTimeoutMs: options.snapshotTimeoutMs,
-        },
-      },
-      log,
-    );
+    const port = threadCount > 1 ? await sharedPort(config.host, config.port) : config.port;
+    local = await startHttpThread({ ...shared, thread: 0, frontEnd: frontEndName, port, sharedPort: threadCount > 1, cameras, log, viewerCount, status, metrics });
+    if (threadCount > 1) {
+      workers = await HttpWorkers.start(1, threadCount - 1, {
+        ...shared,
+        port: local.frontEnd.port,
+        cameras: cameras.map((c) => ({ name: c.name, driver: c.driver, ring: c.ring.buffer })),
+        logLevel: config.logLevel,
+        viewerCount: viewerCount.buffer,
+      }, { status, metrics, log });
+      const w = workers;
+      for (const c of cameras) c.onState(() => w.cameraChanged(c.name, c.lastError));
+      log.info(`serving HTTP from ${threadCount} threads`);
+    }
   } catch (err) {
+    local?.close();
     await Promise.all(cameras.map((c) => c.close()));
     throw err;
   }
-  const fe = frontEnd;
+  const fe = local.frontEnd;
+  const httpThread = local;
+  const httpWorkers = workers;
   let closing: Promise<void> | null = null;
   return {
     port: fe.port,
     cameras,
     frontEnd: fe,
+    httpThreads: threadCount,
     close() {
       closing ??= (async () => {
-        fe.close();
+        httpThread.close();
+        await httpWorkers?.close();
         await Promise.all(cameras.map((c) => c.close()));
       })();
       return closing;

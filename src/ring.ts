@@ -214,6 +214,12 @@ export class FrameRing {
     return Atomics.load(this.header, kLatestSeq);
   }
 
+  /** Byte length of the newest frame, 0 before the first; for gauges (not validated against a publish in progress). */
+  latestLength(): number {
+    const seq = Atomics.load(this.header, kLatestSeq);
+    return seq === 0 ? 0 : Atomics.load(this.header, kHeaderFields + (seq % this.slots) * kSlotFields + kSlotLength);
+  }
+
   // ---- writer side (exactly one thread) ----
 
   /**

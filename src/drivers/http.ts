@@ -63,7 +63,11 @@ const SECRET_PARAM = /pass|pwd|token|key|auth|secret|sig|session|cred/i;
 
 /** Masks user info in something that failed to parse as a URL, for the error message. */
 function redactUnparsed(source: string): string {
-  return source.replace(/^([^:/]*:\/\/)[^/@]*@/, '$1***@');
+  // Up to the last '@': a password may hold '@', '/' or ':' (unescaped, which is often why the
+  // URL did not parse), and masking up to the first '@' showed the rest of it.
+  const masked = source.replace(/^([a-z][a-z0-9+.-]*:\/\/)?.*@/is, (_m, scheme: string | undefined) => `${scheme ?? ''}***@`);
+  // Password-like query values too, as parseSource masks them in a URL that parses.
+  return masked.replace(/([?&])([^=&#]*)=([^&#]*)/g, (m, sep: string, name: string) => (SECRET_PARAM.test(name) ? `${sep}${name}=***` : m));
 }
 
 /**

@@ -15,11 +15,12 @@ export interface FrontEndOptions {
   host: string;
   port: number;
   tls: TlsFiles | undefined;
-  /** Router options; the front end adds its own viewers and name. */
-  router: Omit<RouterOptions, 'viewers' | 'frontEnd'>;
+  /** Other HTTP threads of this process listen on the same port (SO_REUSEPORT); else exclusive. */
+  sharedPort?: boolean;
+  router: RouterOptions;
   log: Logger;
-  /** Called when a viewer's stream ends. */
-  onViewerGone?: (viewer: Viewer) => void;
+  /** Called when a viewer's stream ends (it gives back its place in the router's viewerCount). */
+  onViewerGone: (viewer: Viewer) => void;
 }
 
 export interface FrontEnd {

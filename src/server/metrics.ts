@@ -1,50 +1,43 @@
 /**
  * Prometheus metrics with prom-client. Nothing is counted on the per-frame, per-viewer path for
  * them: counters live as plain numbers in the ring (shared with the capture worker) and in each
- * Viewer, and prom-client reads them at scrape time through `collect` callbacks. Process CPU and
- * memory come from prom-client's default metrics.
+ * Viewer, and prom-client reads them at scrape time through `collect` callbacks.
+ *
+ * Two kinds of registry, because viewers live in several HTTP threads:
+ * - ThreadMetrics, one per HTTP thread: its viewers, frames and bytes sent, slow disconnects,
+ *   capture-to-send latency. Each thread hands over its registry as JSON when asked.
+ * - ProcessMetrics, in the main thread: what is one per process (the rings' counters, capture
+ *   rate, process CPU and memory), plus every thread's JSON summed with prom-client's
+ *   AggregatorRegistry (per-thread series keep a `thread` label, so they stay apart).
  */
 
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Camera } from '../camera.js';
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import type { CameraView } from '../camera-view.js';
 import type { Viewer } from './viewer.js';
 
-export interface MetricsSources {
-  cameras: readonly Camera[];
-  viewers: () => Iterable<Viewer>;
-}
+/** One thread's metrics as prom-client JSON (structured-clone safe). */
+export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
-export class Metrics {
+export class ThreadMetrics {
   readonly registry = new Registry();
-  private readonly latency: Histogram<'camera'>;
   /** Viewers disconnected by the slow-client timeout. */
   slowDisconnects = 0;
   /** Totals of viewers that have left, so counters never go down. */
   private readonly departed = new Map<string, { frames: number; bytes: number }>();
 
-  constructor(private readonly sources: MetricsSources) {
+  constructor(
+    readonly thread: number,
+    private readonly cameras: readonly CameraView[],
+    private readonly viewers: () => Iterable<Viewer>,
+  ) {
     const r = this.registry;
-    const { cameras } = sources;
-    // The event-loop lag histogram samples with a timer: at prom-client's default 10 ms that is
-    // 100 wake-ups a second of an otherwise idle loop, measured as most of the server's fixed CPU
-    // cost at 30 fps. Once a second is plenty for a lag gauge.
-    collectDefaultMetrics({ register: r, prefix: 'framering_', eventLoopMonitoringPrecision: 1000 });
-    const perCamera = (fn: (c: Camera) => number) =>
-      function (this: Gauge<'camera'>) {
-        for (const c of cameras) this.set({ camera: c.name }, fn(c));
-      };
+    const self = this;
+    const threadLabel = { thread: String(thread) };
     new Gauge({ name: 'framering_clients', help: 'Stream viewers connected now', labelNames: ['camera'], registers: [r], collect() {
       const counts = new Map(cameras.map((c) => [c.name, 0]));
-      for (const v of sources.viewers()) counts.set(v.info.camera, (counts.get(v.info.camera) ?? 0) + 1);
+      for (const v of viewers()) counts.set(v.info.camera, (counts.get(v.info.camera) ?? 0) + 1);
       for (const [camera, n] of counts) this.set({ camera }, n);
     } });
-    new Counter({ name: 'framering_frames_published_total', help: 'Frames the capture worker published into the ring', labelNames: ['camera'], registers: [r], collect() {
-      setTotals(this, cameras.map((c) => [{ camera: c.name }, c.ring.published()]));
-    } });
-    new Counter({ name: 'framering_frames_dropped_total', help: 'Frames that never reached viewers, by reason', labelNames: ['camera', 'reason'], registers: [r], collect() {
-      setTotals(this, cameras.flatMap((c) => (['oversize', 'encoder-busy', 'corrupt'] as const).map((reason) => [{ camera: c.name, reason }, c.ring.dropped(reason)] as const)));
-    } });
-    const self = this;
     new Counter({ name: 'framering_frames_sent_total', help: 'Frames written to viewers (all viewers, including those gone)', labelNames: ['camera'], registers: [r], collect() {
       setTotals(this, [...self.totals()].map(([camera, t]) => [{ camera }, t.frames]));
     } });
@@ -52,21 +45,27 @@ export class Metrics {
       setTotals(this, [...self.totals()].map(([camera, t]) => [{ camera }, t.bytes]));
     } });
     new Counter({ name: 'framering_slow_clients_disconnected_total', help: 'Viewers disconnected for keeping a frame in flight longer than --slow-client-timeout', registers: [r], collect() {
-      this.reset();
-      this.inc(self.slowDisconnects);
+      setTotals(this, [[{}, self.slowDisconnects]]);
     } });
-    new Gauge({ name: 'framering_capture_fps', help: 'Measured capture rate', labelNames: ['camera'], registers: [r], collect: perCamera((c) => c.ring.sourceInfo().fps) });
-    new Gauge({ name: 'framering_frame_bytes', help: 'Size of the newest frame', labelNames: ['camera'], registers: [r], collect: perCamera((c) => c.feed.latest?.jpeg.length ?? 0) });
-    new Gauge({ name: 'framering_camera_up', help: '1 while the camera is capturing (state running)', labelNames: ['camera'], registers: [r], collect: perCamera((c) => (c.state === 'running' ? 1 : 0)) });
-    this.latency = new Histogram({
+    new Gauge({ name: 'framering_http_thread_clients', help: 'Stream viewers connected now, per HTTP thread', labelNames: ['thread'], registers: [r], collect() {
+      let n = 0;
+      for (const _ of viewers()) n++;
+      this.set(threadLabel, n);
+    } });
+    new Counter({ name: 'framering_http_thread_bytes_sent_total', help: 'Stream bytes written to viewers, per HTTP thread', labelNames: ['thread'], registers: [r], collect() {
+      let bytes = 0;
+      for (const t of self.totals().values()) bytes += t.bytes;
+      setTotals(this, [[threadLabel, bytes]]);
+    } });
+    const latency = new Histogram({
       name: 'framering_capture_to_send_seconds',
-      help: 'Time from a frame\'s capture to its fan-out to viewers (once per frame per front-end thread)',
+      help: 'Time from a frame\'s capture to its fan-out to viewers (once per frame per HTTP thread)',
       labelNames: ['camera'],
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
       registers: [r],
     });
     for (const c of cameras) {
-      const child = this.latency.labels({ camera: c.name });
+      const child = latency.labels({ camera: c.name });
       c.feed.onFanout = (frame) => child.observe(Math.max(0, (Date.now() - frame.captureTime) / 1000));
     }
   }
@@ -80,19 +79,50 @@ export class Metrics {
     this.departed.set(v.info.camera, t);
   }
 
-  async render(): Promise<{ contentType: string; body: string }> {
-    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  json(): Promise<MetricsJson> {
+    return this.registry.getMetricsAsJSON() as Promise<MetricsJson>;
   }
 
   private totals(): Map<string, { frames: number; bytes: number }> {
-    const out = new Map(this.sources.cameras.map((c) => [c.name, { ...(this.departed.get(c.name) ?? { frames: 0, bytes: 0 }) }]));
-    for (const v of this.sources.viewers()) {
+    const out = new Map(this.cameras.map((c) => [c.name, { ...(this.departed.get(c.name) ?? { frames: 0, bytes: 0 }) }]));
+    for (const v of this.viewers()) {
       const t = out.get(v.info.camera);
       if (!t) continue;
       t.frames += v.framesSent;
       t.bytes += v.bytesSent;
     }
     return out;
+  }
+}
+
+export class ProcessMetrics {
+  readonly registry = new Registry();
+
+  constructor(cameras: readonly CameraView[]) {
+    const r = this.registry;
+    // The event-loop lag histogram samples with a timer: at prom-client's default 10 ms that is
+    // 100 wake-ups a second of an otherwise idle loop, measured as most of the server's fixed CPU
+    // cost at 30 fps. Once a second is plenty for a lag gauge.
+    collectDefaultMetrics({ register: r, prefix: 'framering_', eventLoopMonitoringPrecision: 1000 });
+    const perCamera = (fn: (c: CameraView) => number) =>
+      function (this: Gauge<'camera'>) {
+        for (const c of cameras) this.set({ camera: c.name }, fn(c));
+      };
+    new Counter({ name: 'framering_frames_published_total', help: 'Frames the capture worker published into the ring', labelNames: ['camera'], registers: [r], collect() {
+      setTotals(this, cameras.map((c) => [{ camera: c.name }, c.ring.published()]));
+    } });
+    new Counter({ name: 'framering_frames_dropped_total', help: 'Frames that never reached viewers, by reason', labelNames: ['camera', 'reason'], registers: [r], collect() {
+      setTotals(this, cameras.flatMap((c) => (['oversize', 'encoder-busy', 'corrupt'] as const).map((reason) => [{ camera: c.name, reason }, c.ring.dropped(reason)] as const)));
+    } });
+    new Gauge({ name: 'framering_capture_fps', help: 'Measured capture rate', labelNames: ['camera'], registers: [r], collect: perCamera((c) => c.ring.sourceInfo().fps) });
+    new Gauge({ name: 'framering_frame_bytes', help: 'Size of the newest frame', labelNames: ['camera'], registers: [r], collect: perCamera((c) => c.ring.latestLength()) });
+    new Gauge({ name: 'framering_camera_up', help: '1 while the camera is capturing (state running)', labelNames: ['camera'], registers: [r], collect: perCamera((c) => (c.state === 'running' ? 1 : 0)) });
+  }
+
+  /** The exposition text: this registry plus the HTTP threads' metrics, summed. */
+  async render(threads: readonly MetricsJson[]): Promise<{ contentType: string; body: string }> {
+    const merged = Registry.merge([this.registry, AggregatorRegistry.aggregate(threads as MetricsJson[])]);
+    return { contentType: this.registry.contentType, body: await merged.metrics() };
   }
 }
 

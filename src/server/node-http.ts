@@ -7,7 +7,8 @@
 import { readFileSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { Socket, type AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { STREAM_PREAMBLE } from '../multipart.js';
 import type { FrontEnd, FrontEndOptions } from './front-end.js';
 import { Router, type Headers, type PlainResponse } from './router.js';
@@ -48,13 +49,42 @@ class NodeStreamTransport implements StreamTransport {
   }
 }
 
+/**
+ * Why node:http's parser let through a request HTTP/1.1 does not allow, or undefined: llhttp
+ * reads a request line without a version ("GET /") as HTTP/0.9 and accepts any other major
+ * version, and a 1.1 request must name its Host (RFC 9112 3.2).
+ */
+function invalidRequest(req: IncomingMessage): string | undefined {
+  if (req.httpVersionMajor !== 1) return `unsupported HTTP version ${JSON.stringify(req.httpVersion)}`;
+  if (req.httpVersionMinor === 1 && req.headers.host === undefined) return 'missing Host header';
+  return undefined;
+}
+
+/**
+ * A connection gets 10 s to send its whole request head, then a 408 and a close: the same bound
+ * as uWebSockets.js's idle timeout. Node's defaults (60 s, checked every 30 s) let an idle or
+ * stalled connection hold its descriptor for up to 90 s. A stream's request is complete once
+ * its head is, so streams are not affected.
+ */
+const REQUEST_TIMEOUTS = { headersTimeout: 10_000, requestTimeout: 10_000, connectionsCheckingInterval: 1000 };
+
 export async function startNodeFrontEnd(options: FrontEndOptions): Promise<FrontEnd> {
   const { log } = options;
   const viewers = new Set<Viewer>();
-  const router = new Router({ ...options.router, viewers, frontEnd: 'node' });
+  const router = new Router(options.router);
+
+  // The newest response on each connection, so a parse error arriving while it is still being
+  // written (a stream, then garbage on the same connection) never splices a 400 into its body.
+  const responses = new WeakMap<Socket, ServerResponse>();
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    responses.set(req.socket, res);
     const method = (req.method ?? 'GET').toUpperCase();
+    const invalid = invalidRequest(req);
+    if (invalid !== undefined) {
+      writePlain(res, { status: 400, headers: [['Content-Type', 'text/plain; charset=utf-8'], ['Connection', 'close'], ...router.commonHeaders], body: `${invalid}\n` }, method === 'HEAD');
+      return;
+    }
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
@@ -94,6 +124,11 @@ export async function startNodeFrontEnd(options: FrontEndOptions): Promise<Front
         );
         viewers.add(viewer);
         res.on('close', () => viewer.finish());
+        // A stream pipelined behind a pending answer (GET /snapshot, then GET /video_feed on one
+        // connection) waits in node's queue with no socket of its own: if the connection closes
+        // first, that response never emits 'close', and the viewer would stay until the slow-
+        // client timeout (forever with --slow-client-timeout 0), holding a --max-clients place.
+        req.socket.once('close', () => viewer.finish());
         res.write(STREAM_PREAMBLE);
         viewer.start();
         return;
@@ -101,18 +136,37 @@ export async function startNodeFrontEnd(options: FrontEndOptions): Promise<Front
     }
   };
 
+  // requireHostHeader: false, because node's own 400 for a request without Host would bypass
+  // the router's common headers (nosniff); invalidRequest() answers it instead.
   const server = options.tls
-    ? https.createServer({ cert: readFileSync(options.tls.cert), key: readFileSync(options.tls.key) }, handle)
-    : http.createServer(handle);
-  server.on('clientError', (_err, socket) => {
-    // Malformed requests: answer 400 and close, never crash.
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-    else socket.destroy();
+    ? https.createServer({ cert: readFileSync(options.tls.cert), key: readFileSync(options.tls.key), requireHostHeader: false, ...REQUEST_TIMEOUTS }, handle)
+    : http.createServer({ requireHostHeader: false, ...REQUEST_TIMEOUTS }, handle);
+  // An Expect other than 100-continue: node's own 417 would lack the common headers too.
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    const body = `unsupported Expect: ${JSON.stringify(req.headers.expect ?? '')}\n`;
+    writePlain(res, { status: 417, headers: [['Content-Type', 'text/plain; charset=utf-8'], ...router.commonHeaders], body }, req.method === 'HEAD');
+  });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    // Malformed requests: a one-line 4xx with the common headers, then close; never a crash.
+    // Not while a response is still being written on this connection: the 400 would land in
+    // the middle of its body. Node's default handler holds back the same way.
+    const current = socket instanceof Socket ? responses.get(socket) : undefined;
+    if (!socket.writable || (current !== undefined && !current.writableFinished)) {
+      socket.destroy();
+      return;
+    }
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const body = `${(http.STATUS_CODES[status] ?? 'bad request').toLowerCase()}\n`;
+    const headers = [['Content-Type', 'text/plain; charset=utf-8'], ...router.commonHeaders, ['Connection', 'close'], ['Content-Length', String(body.length)]];
+    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\n${headers.map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n${body}`);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(new Error(`cannot listen on ${options.host}:${options.port} (${err.code ?? err.message})`)));
     server.listen(options.port, options.host, resolve);
   });
+  // An error after listening (an accept() failure libuv does not absorb) is logged, never thrown:
+  // without a listener, an 'error' event would end the process and every stream with it.
+  server.on('error', (err: NodeJS.ErrnoException) => log.error(`HTTP server: ${err.code ?? err.message}`));
   const port = (server.address() as AddressInfo).port;
   log.info(`node:http front end listening on ${options.tls ? 'https' : 'http'}://${options.host}:${port}/`);
 

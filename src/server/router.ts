@@ -4,13 +4,13 @@
  * own sockets; only streams and deferred responses need front-end code.
  */
 
-import type { Camera } from '../camera.js';
+import type { CameraView } from '../camera-view.js';
 import type { Logger } from '../log.js';
 import { STREAM_CONTENT_TYPE } from '../multipart.js';
 import { BasicAuth } from './auth.js';
 import { renderIndexPage } from './page.js';
 import { snapshot } from './snapshot.js';
-import type { Viewer } from './viewer.js';
+import type { ViewerCount } from './viewer-count.js';
 
 export interface RequestInfo {
   /** Upper case. */
@@ -33,25 +33,26 @@ export interface PlainResponse {
 
 export type Route =
   | { kind: 'plain'; response: PlainResponse }
-  | { kind: 'stream'; camera: Camera; maxFps: number; slowTimeoutMs: number; headers: Headers }
+  | { kind: 'stream'; camera: CameraView; maxFps: number; slowTimeoutMs: number; headers: Headers }
   | { kind: 'deferred'; response: Promise<PlainResponse> };
 
 export interface RouterOptions {
-  cameras: readonly Camera[];
+  cameras: readonly CameraView[];
   auth: BasicAuth | null;
   corsOrigin: string | undefined;
   /** Most stream viewers at once; 0 = no limit. */
   maxClients: number;
   /** A viewer whose frame stays in flight this long is disconnected, ms; 0 = never. */
   slowClientTimeoutMs: number;
-  /** The front end's name, for /status. */
-  frontEnd: string;
   version: string;
   log: Logger;
-  /** Live viewers of this front end. */
-  viewers: ReadonlySet<Viewer>;
+  /**
+   * Stream viewers across every HTTP thread. A 'stream' route has taken a place in it; the
+   * front end gives it back when that viewer's stream ends.
+   */
+  viewerCount: ViewerCount;
   /** Renders /status and /metrics (set by main, which owns the wider view). */
-  status: () => unknown;
+  status: () => Promise<unknown>;
   metrics: () => Promise<{ contentType: string; body: string }>;
   /** How long /snapshot waits for a fresh frame from an idle camera, ms. */
   snapshotTimeoutMs?: number;
@@ -82,7 +83,7 @@ const streamHeaders: Headers = [
 ];
 
 export class Router {
-  private readonly byName: ReadonlyMap<string, Camera>;
+  private readonly byName: ReadonlyMap<string, CameraView>;
   private readonly page: string;
   private readonly common: Headers;
 
@@ -109,33 +110,38 @@ export class Router {
       return this.plain(401, TEXT, 'authentication required\n', [['WWW-Authenticate', BasicAuth.challenge]]);
     }
     if (path === '/' || path === '/index.html') return this.onlyGet(req, () => this.plain(200, 'text/html; charset=utf-8', this.page, [['Cache-Control', 'no-cache']]));
-    if (path === '/status') return this.onlyGet(req, () => this.plain(200, 'application/json; charset=utf-8', `${JSON.stringify(this.o.status(), null, 2)}\n`, [['Cache-Control', NO_STORE]]));
+    if (path === '/status') return this.onlyGet(req, () => ({ kind: 'deferred', response: this.status() }));
     if (path === '/metrics') return this.onlyGet(req, () => ({ kind: 'deferred', response: this.metrics() }));
 
     const m = /^\/cameras\/([^/]+)\/(video_feed|snapshot)$/.exec(path);
     const camera = m ? this.byName.get(safeDecode(m[1]!)) : this.o.cameras[0];
     const what = m ? m[2] : path === '/video_feed' ? 'video_feed' : path === '/snapshot' ? 'snapshot' : null;
     if (what === null) return this.plain(404, TEXT, `not found: ${path}\n`);
-    if (!camera) return this.plain(404, TEXT, `no camera named "${safeDecode(m![1]!)}"\n`);
+    // JSON.stringify: a decoded name may hold a line break or a NUL; the error stays one line.
+    if (!camera) return this.plain(404, TEXT, `no camera named ${JSON.stringify(safeDecode(m![1]!))}\n`);
     if (what === 'snapshot') return this.onlyGet(req, () => ({ kind: 'deferred', response: this.snapshot(camera) }));
     return this.onlyGet(req, () => this.stream(req, camera));
   }
 
-  private stream(req: RequestInfo, camera: Camera): Route {
-    const fps = new URLSearchParams(req.query).get('fps');
+  private stream(req: RequestInfo, camera: CameraView): Route {
+    const all = new URLSearchParams(req.query).getAll('fps');
+    // ?fps=5&fps=50 has no one meaning (get() would silently take the first).
+    if (all.length > 1) return this.plain(400, TEXT, `invalid query parameter fps: given ${all.length} times, expected once\n`);
+    const fps = all[0] ?? null;
     let maxFps = 0;
     if (fps !== null) {
       maxFps = /^[0-9]*\.?[0-9]+$/.test(fps) ? Number(fps) : NaN;
-      if (!(maxFps > 0 && maxFps <= 1000)) return this.plain(400, TEXT, `invalid query parameter fps "${fps}": expected a number more than 0 and at most 1000\n`);
+      // JSON.stringify: the decoded value may hold a line break or a NUL; the error stays one line.
+      if (!(maxFps > 0 && maxFps <= 1000)) return this.plain(400, TEXT, `invalid query parameter fps ${JSON.stringify(fps)}: expected a number more than 0 and at most 1000\n`);
     }
-    if (this.o.maxClients > 0 && this.o.viewers.size >= this.o.maxClients) {
-      return this.plain(503, TEXT, `too many viewers (--max-clients ${this.o.maxClients}); try again later\n`, [['Retry-After', '5']]);
-    }
+    const { maxClients, viewerCount } = this.o;
+    const full = req.method === 'HEAD' ? maxClients > 0 && viewerCount.value >= maxClients : !viewerCount.tryAdd(maxClients);
+    if (full) return this.plain(503, TEXT, `too many viewers (--max-clients ${maxClients}); try again later\n`, [['Retry-After', '5']]);
     if (req.method === 'HEAD') return { kind: 'plain', response: { status: 200, headers: [...streamHeaders, ...this.common], body: '' } };
     return { kind: 'stream', camera, maxFps, slowTimeoutMs: this.o.slowClientTimeoutMs, headers: [...streamHeaders, ...this.common] };
   }
 
-  private async snapshot(camera: Camera): Promise<PlainResponse> {
+  private async snapshot(camera: CameraView): Promise<PlainResponse> {
     const r = await snapshot(camera, this.o.snapshotTimeoutMs ?? 5000);
     if (!r.ok) return { status: 503, headers: [['Content-Type', TEXT], ['Retry-After', '2'], ...this.common], body: `${r.reason}\n` };
     return {
@@ -143,6 +149,11 @@ export class Router {
       headers: [['Content-Type', 'image/jpeg'], ['Cache-Control', NO_STORE], ['X-Timestamp', r.timestamp], ...this.common],
       body: r.jpeg,
     };
+  }
+
+  private async status(): Promise<PlainResponse> {
+    const body = `${JSON.stringify(await this.o.status(), null, 2)}\n`;
+    return { status: 200, headers: [['Content-Type', 'application/json; charset=utf-8'], ['Cache-Control', NO_STORE], ...this.common], body };
   }
 
   private async metrics(): Promise<PlainResponse> {

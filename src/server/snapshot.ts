@@ -3,7 +3,7 @@
  * viewer until a fresh frame arrives) and the request waits, bounded, for that frame.
  */
 
-import type { Camera } from '../camera.js';
+import type { CameraView } from '../camera-view.js';
 import type { Frame, FrameSubscriber } from '../frame-feed.js';
 import { formatTimestamp } from '../multipart.js';
 
@@ -11,7 +11,7 @@ export type SnapshotResult = { ok: true; jpeg: Buffer; timestamp: string } | { o
 
 const ok = (frame: Frame): SnapshotResult => ({ ok: true, jpeg: frame.jpeg, timestamp: formatTimestamp(frame.captureTime) });
 
-export function snapshot(camera: Camera, timeoutMs: number): Promise<SnapshotResult> {
+export function snapshot(camera: CameraView, timeoutMs: number): Promise<SnapshotResult> {
   const feed = camera.feed;
   return new Promise((resolve) => {
     let settled = false;

@@ -1,19 +1,41 @@
 /** The /status document: cameras, viewers and the process, as operators read it. */
 
-import type { Camera } from '../camera.js';
+import type { CameraView } from '../camera-view.js';
+import type { MetricsJson } from './metrics.js';
 import type { Viewer } from './viewer.js';
 
-export interface StatusSources {
-  cameras: readonly Camera[];
-  viewers: () => Iterable<Viewer>;
-  frontEnd: () => string;
-  version: string;
-  startedAt: number; // Date.now()
-  /** Viewers disconnected so far by the slow-client timeout. */
-  slowClientsDisconnected: () => number;
+/** What one HTTP thread reports when /status or /metrics is asked for (structured-clone safe). */
+export interface ThreadStats {
+  thread: number;
+  clients: ViewerStatus[];
+  slowClientsDisconnected: number;
+  metrics: MetricsJson;
 }
 
-export function cameraStatus(camera: Camera): Record<string, unknown> {
+export interface ViewerStatus {
+  id: number;
+  thread: number;
+  camera: string;
+  remoteAddress: string;
+  path: string;
+  maxFps: number | null;
+  deliveredFps: number;
+  framesSent: number;
+  framesSkipped: number;
+  framesRepeated: number;
+  bytesSent: number;
+  connectedSince: string;
+}
+
+export interface StatusSources {
+  cameras: readonly CameraView[];
+  threads: readonly ThreadStats[];
+  frontEnd: string;
+  version: string;
+  startedAt: number; // Date.now()
+}
+
+export function cameraStatus(camera: CameraView, viewers: number): Record<string, unknown> {
   const { fps, width, height } = camera.ring.sourceInfo();
   return {
     name: camera.name,
@@ -22,7 +44,7 @@ export function cameraStatus(camera: Camera): Record<string, unknown> {
     lastError: camera.lastError && { message: camera.lastError.message, at: camera.lastError.at.toISOString() },
     resolution: width > 0 ? { width, height } : null,
     fps: Math.round(fps * 100) / 100,
-    viewers: camera.feed.subscriberCount,
+    viewers,
     framesPublished: camera.ring.published(),
     framesDropped: {
       oversize: camera.ring.dropped('oversize'),
@@ -32,9 +54,10 @@ export function cameraStatus(camera: Camera): Record<string, unknown> {
   };
 }
 
-export function viewerStatus(v: Viewer, now = performance.now()): Record<string, unknown> {
+export function viewerStatus(v: Viewer, thread: number, now = performance.now()): ViewerStatus {
   return {
     id: v.id,
+    thread,
     camera: v.info.camera,
     remoteAddress: v.info.remoteAddress,
     path: v.info.path,
@@ -49,13 +72,16 @@ export function viewerStatus(v: Viewer, now = performance.now()): Record<string,
 }
 
 export function buildStatus(s: StatusSources): Record<string, unknown> {
-  const now = performance.now();
+  const clients = s.threads.flatMap((t) => t.clients);
+  const perCamera = new Map<string, number>();
+  for (const c of clients) perCamera.set(c.camera, (perCamera.get(c.camera) ?? 0) + 1);
   return {
     version: s.version,
-    frontEnd: s.frontEnd(),
+    frontEnd: s.frontEnd,
     uptimeSeconds: Math.round((Date.now() - s.startedAt) / 100) / 10,
-    cameras: s.cameras.map(cameraStatus),
-    slowClientsDisconnected: s.slowClientsDisconnected(),
-    clients: [...s.viewers()].map((v) => viewerStatus(v, now)),
+    cameras: s.cameras.map((c) => cameraStatus(c, perCamera.get(c.name) ?? 0)),
+    slowClientsDisconnected: s.threads.reduce((n, t) => n + t.slowClientsDisconnected, 0),
+    httpThreads: s.threads.map((t) => ({ thread: t.thread, clients: t.clients.length, slowClientsDisconnected: t.slowClientsDisconnected })),
+    clients,
   };
 }

@@ -21,6 +21,21 @@ import type { StreamTransport } from './viewer.js';
 /** Declared Content-Length of a stream: never reached (2^53 - 1 bytes is 9 PB). */
 export const STREAM_LENGTH = Number.MAX_SAFE_INTEGER;
 
+/**
+ * How often a stream whose part is stuck in flight re-arms uWS's own HTTP timeout, ms.
+ *
+ * uWS arms a fixed 10 s timeout on an HTTP socket whenever a write falls short and closes the
+ * socket when it expires, unless a writable event comes first. A viewer that stopped reading
+ * gets no writable event: Linux reports one only once the send buffer (up to 4 MB on loopback)
+ * has drained by a third, minutes at a slow reader's pace. So uWS closed such viewers after
+ * about 10 s, whatever --slow-client-timeout said (30 s by default; 0, never), and they were
+ * not counted as slow disconnects. The slow-client policy belongs to Viewer, on both front ends:
+ * while a part is stuck, `pause()` then `resume()` re-arms the timer from now (pause sets it to
+ * 0, resume to 10 s) and leaves the socket polled as before. uSockets checks timeouts in 4 s
+ * ticks, so a 10 s timeout can fire 8 s after it was set: every 3 s is always in time.
+ */
+const UWS_TIMEOUT_REARM_MS = 3000;
+
 export class UwsStreamTransport implements StreamTransport {
   /**
    * Body bytes handed to uWS so far (what getWriteOffset() would say), tracked here rather than
@@ -31,6 +46,8 @@ export class UwsStreamTransport implements StreamTransport {
   private inflight: Buffer | null = null;
   private inflightStart = 0;
   private open = true;
+  /** Runs while a part is stuck in flight: see UWS_TIMEOUT_REARM_MS. */
+  private rearmTimer: NodeJS.Timeout | null = null;
   /** The part `corkedSend` writes: a field, so the cork callback is one bound function rather than a closure per frame. */
   private pending: Buffer | null = null;
   private sentAll = false;
@@ -42,6 +59,7 @@ export class UwsStreamTransport implements StreamTransport {
     } else {
       this.inflight = part;
       this.inflightStart = this.offset;
+      this.rearmTimer ??= setInterval(this.rearmUwsTimeout, UWS_TIMEOUT_REARM_MS).unref();
     }
   };
 
@@ -90,15 +108,29 @@ export class UwsStreamTransport implements StreamTransport {
     if (!this.open || part === null) return true;
     if (!this.res.tryEnd(part.subarray(offset - this.inflightStart), STREAM_LENGTH)[0]) return false;
     this.inflight = null;
+    this.stopRearming();
     this.offset = this.inflightStart + part.length;
     this.onDrained(); // may send the next frame at once (we are inside a corked uWS callback)
     return this.inflight === null;
+  }
+
+  private readonly rearmUwsTimeout = (): void => {
+    if (!this.open || this.inflight === null) return this.stopRearming();
+    this.res.pause();
+    this.res.resume();
+  };
+
+  private stopRearming(): void {
+    if (this.rearmTimer === null) return;
+    clearInterval(this.rearmTimer);
+    this.rearmTimer = null;
   }
 
   private gone(): void {
     if (!this.open) return;
     this.open = false;
     this.inflight = null;
+    this.stopRearming();
     this.onGone();
   }
 }

@@ -5,6 +5,7 @@
 
 import type { HttpRequest, HttpResponse, us_listen_socket } from '@trufflesuite/uws-js-unofficial';
 import { STREAM_PREAMBLE } from '../multipart.js';
+import { guardDescriptorHeadroom } from './fd-headroom.js';
 import type { FrontEnd, FrontEndOptions } from './front-end.js';
 import { Router, statusLine, type PlainResponse } from './router.js';
 import { loadUws } from './uws-binary.js';
@@ -26,11 +27,18 @@ function writePlain(res: HttpResponse, r: PlainResponse, head: boolean): void {
   } else res.end(r.body);
 }
 
+/** uSockets' listen flags (ListenOptions in the typings, not exported as values). */
+const LIBUS_LISTEN_DEFAULT = 0;
+const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
+interface UwsListen {
+  listen(host: string, port: number, flags: number, cb: (token: us_listen_socket | false) => void): unknown;
+}
+
 export async function startUwsFrontEnd(options: FrontEndOptions): Promise<FrontEnd> {
   const uws = loadUws();
   const { log } = options;
   const viewers = new Set<Viewer>();
-  const router = new Router({ ...options.router, viewers, frontEnd: 'uws' });
+  const router = new Router(options.router);
 
   const handle = (res: HttpResponse, req: HttpRequest): void => {
     const method = req.getMethod().toUpperCase();
@@ -74,14 +82,44 @@ export async function startUwsFrontEnd(options: FrontEndOptions): Promise<FrontE
   const app = options.tls ? uws.SSLApp({ cert_file_name: options.tls.cert, key_file_name: options.tls.key }) : uws.App();
   app.any('/*', handle);
 
-  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
-    app.listen(options.host, options.port, (token) => {
-      if (token) resolve(token);
-      else reject(new Error(`cannot listen on ${options.host}:${options.port} (address in use or not available)`));
+  // uSockets sets SO_REUSEADDR only on a port it is given, and SO_REUSEPORT too unless told
+  // LIBUS_LISTEN_EXCLUSIVE_PORT. Without SO_REUSEADDR, listening again after a pause for
+  // descriptors (below) fails for as long as a connection accepted before it is open; with
+  // SO_REUSEPORT, a second server could take the same port unnoticed. So port 0 only finds a free
+  // port, which is then listened on exclusively, and a given port is listened on exclusively too
+  // unless several HTTP threads share it (main.ts then checks first that no one else holds it).
+  const exclusive = options.port === 0 || !options.sharedPort;
+  const listen = (port: number, flags: number): us_listen_socket | null => {
+    let token = null as us_listen_socket | null;
+    // uWS.js takes listen(host, port, options, cb); its typings only have (port, options, cb).
+    (app as unknown as UwsListen).listen(options.host, port, flags, (t) => {
+      token = t || null; // called back before listen() returns
     });
-  });
+    return token;
+  };
+  let listenSocket = listen(options.port, exclusive && options.port !== 0 ? LIBUS_LISTEN_EXCLUSIVE_PORT : LIBUS_LISTEN_DEFAULT);
+  if (listenSocket && options.port === 0) {
+    const free = uws.us_socket_local_port(listenSocket as never);
+    uws.us_listen_socket_close(listenSocket);
+    listenSocket = listen(free, LIBUS_LISTEN_EXCLUSIVE_PORT);
+  }
+  if (!listenSocket) throw new Error(`cannot listen on ${options.host}:${options.port} (address in use or not available)`);
   const port = uws.us_socket_local_port(listenSocket as never);
   log.info(`uWebSockets.js front end listening on ${options.tls ? 'https' : 'http'}://${options.host}:${port}/`);
+  // uSockets spins on accept() at the descriptor limit: stop listening before it (fd-headroom.ts).
+  const headroom = guardDescriptorHeadroom(
+    {
+      stop() {
+        if (listenSocket) uws.us_listen_socket_close(listenSocket);
+        listenSocket = null;
+      },
+      start() {
+        listenSocket = listen(port, exclusive ? LIBUS_LISTEN_EXCLUSIVE_PORT : LIBUS_LISTEN_DEFAULT);
+        return listenSocket !== null;
+      },
+    },
+    log,
+  );
 
   let closed = false;
   return {
@@ -91,7 +129,9 @@ export async function startUwsFrontEnd(options: FrontEndOptions): Promise<FrontE
     close() {
       if (closed) return;
       closed = true;
-      uws.us_listen_socket_close(listenSocket);
+      headroom.close();
+      if (listenSocket) uws.us_listen_socket_close(listenSocket);
+      listenSocket = null;
       for (const v of [...viewers]) v.close();
     },
   };

@@ -49,7 +49,10 @@ export interface TestServer {
  * options). The environment is not read, so FRAMERING_* variables cannot change a test.
  */
 export async function createTestServer(args: readonly string[], options: TestServerOptions = {}): Promise<TestServer> {
-  const parsed = parseConfig(['--port', '0', '--host', '127.0.0.1', ...args], {});
+  // One HTTP thread unless a test asks for more: these tests look at the main thread's viewers
+  // (server.frontEnd), which on a machine with 4+ cores would see only part of them by default.
+  const threads = args.includes('--http-threads') ? [] : ['--http-threads', '1'];
+  const parsed = parseConfig(['--port', '0', '--host', '127.0.0.1', ...threads, ...args], {});
   if (parsed.kind !== 'run') throw new Error(`test server arguments asked for ${parsed.kind}, not a run`);
   const config = parsed.config;
   const logs: string[] = [];

@@ -1,0 +1,266 @@
+/**
+ * `framering doctor` as a user runs it, the real command in a child process, on this machine:
+ * what it reports, how it reads the server's options, environment and config file, and its exit
+ * status (the server's at start: 0 can start, 1 something missing, 2 invalid options). Fake
+ * camera tools (test/fixtures/bin/) stand in for a Raspberry Pi's rpicam-vid and raspivid.
+ * Also the parts that cannot be produced on this machine, called directly: uWebSockets.js failing
+ * to load, video devices, and native modules that crash or hang while loading.
+ */
+
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { BUILTIN_DRIVERS } from '../src/drivers/registry.js';
+import { UnavailableError } from '../src/errors.js';
+import { frontEndFacts, listDeviceNodes, probeModule, type DoctorReport } from '../src/doctor.js';
+import { runCli, type CliResult } from './helpers/cli-process.js';
+import { FAKE_BIN, useFakeTools } from './helpers/fake-camera.js';
+import { FRONT_ENDS } from './helpers/http-surface.js';
+import { hasModule, missing } from './helpers/requirements.js';
+
+/** Generous: doctor loads native modules in child processes, on a machine others share. */
+const RUN_TIMEOUT_MS = 60_000;
+
+/** Runs `framering doctor ARGS`; every run, whatever its outcome, must be free of stack traces. */
+async function doctor(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  const r = await runCli(['doctor', ...args], env, RUN_TIMEOUT_MS);
+  assert.equal(r.signal, null, `doctor was killed (${r.signal}):\n${r.stderr}`);
+  assert.doesNotMatch(r.stdout + r.stderr, /\n\s+at /, 'no stack trace');
+  return r;
+}
+
+/** The value of the `label:` line of doctor's text report. */
+function line(stdout: string, label: string): string {
+  const m = new RegExp(`^${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: +(.*)$`, 'm').exec(stdout);
+  assert.ok(m, `no "${label}:" line in:\n${stdout}`);
+  return m[1]!;
+}
+
+/** PATH with no camera tool at all (only node), for the rest of the test. */
+async function withoutTools(t: TestContext): Promise<NodeJS.ProcessEnv> {
+  return (await useFakeTools(t, [])).env;
+}
+
+async function tempDir(t: TestContext): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'framering-doctor-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+describe('framering doctor on this machine', { timeout: 180_000 }, () => {
+  it('the emulated camera: exit 0, and the platform, Node.js, uWebSockets.js and drivers named', async (t) => {
+    const r = await doctor([], await withoutTools(t));
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.equal(r.stderr, '');
+    assert.equal(line(r.stdout, 'platform'), process.platform);
+    assert.match(line(r.stdout, 'architecture'), new RegExp(`^${process.arch}, (32|64)-bit`));
+    // CI runs Node.js 20, whose ABI is 115: the uWebSockets.js binaries are per ABI.
+    assert.equal(process.versions.modules, '115', 'the tests run on Node.js 20');
+    assert.match(line(r.stdout, 'Node.js'), new RegExp(`^${process.versions.node}, ABI 115\\b`));
+    assert.equal(line(r.stdout, 'uWebSockets.js'), `native binary loads (uws_${process.platform}_${process.arch}_115.node)`);
+    assert.equal(line(r.stdout, 'front end'), 'uws (uWebSockets.js)');
+    assert.match(line(r.stdout, 'CPU'), /, [0-9]+ cores$/);
+    assert.match(line(r.stdout, 'memory'), /^[0-9]+\.[0-9] GiB$/);
+    for (const tool of ['rpicam-vid', 'libcamera-vid', 'raspivid']) assert.equal(line(r.stdout, tool), 'not found on PATH');
+    for (const driver of BUILTIN_DRIVERS) assert.match(line(r.stdout, `driver ${driver}`), /^(usable|not usable): /);
+    assert.match(line(r.stdout, 'driver libcamera'), /^not usable: neither rpicam-vid nor libcamera-vid is on PATH/);
+    assert.match(line(r.stdout, 'driver pi'), /^not usable: raspivid is not on PATH/);
+    assert.match(line(r.stdout, 'driver emulated'), /^usable/);
+    assert.match(line(r.stdout, 'driver synthetic'), /^usable: sharp loads \(libvips [0-9.]+\)$/);
+    assert.equal(line(r.stdout, 'config file'), 'none');
+    assert.equal(line(r.stdout, 'camera default'), 'emulated: ok');
+    assert.equal(line(r.stdout, 'result'), 'every camera can start');
+  });
+
+  // The skip goes on this test alone: CI installs the binding, and fails on any skip.
+  it('finds the OpenCV binding and loads it (in a child process)', { skip: missing({ '@u4/opencv4nodejs': hasModule('@u4/opencv4nodejs') }) }, async (t) => {
+    const r = await doctor(['--camera', 'opencv', '--source', '/dev/null'], await withoutTools(t));
+    assert.match(line(r.stdout, 'driver opencv'), /^usable: the OpenCV binding @u4\/opencv4nodejs loads \(OpenCV 4\.[0-9]+\.[0-9]+\)$/);
+    // /dev/null exists, so the server's check passes; whether it is a camera shows at the first viewer.
+    assert.equal(line(r.stdout, 'camera default'), 'opencv: ok');
+    assert.equal(r.status, 0);
+  });
+
+  it('reports fake rpicam-vid and raspivid on PATH as found, and --camera libcamera can start', async (t) => {
+    const fakes = await useFakeTools(t, ['rpicam-vid', 'raspivid']);
+    const r = await doctor(['--camera', 'libcamera', '--width', '1280', '--height', '720', '--fps', '30', '--quality', '80'], fakes.env);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.equal(line(r.stdout, 'rpicam-vid'), `found: ${join(FAKE_BIN['rpicam-vid'], 'rpicam-vid')}`);
+    assert.equal(line(r.stdout, 'raspivid'), `found: ${join(FAKE_BIN.raspivid, 'raspivid')}`);
+    assert.equal(line(r.stdout, 'libcamera-vid'), 'not found on PATH');
+    assert.equal(line(r.stdout, 'driver libcamera'), `usable: rpicam-vid at ${join(FAKE_BIN['rpicam-vid'], 'rpicam-vid')}`);
+    assert.match(line(r.stdout, 'driver pi'), /^usable: raspivid at /);
+    assert.equal(line(r.stdout, 'camera default'), 'libcamera: ok');
+    // Only looked up: doctor never runs a camera tool.
+    assert.deepEqual(fakes.starts(), []);
+  });
+
+  it('falls back to libcamera-vid (Bullseye) when rpicam-vid is missing', async (t) => {
+    const fakes = await useFakeTools(t, ['libcamera-vid']);
+    const r = await doctor(['--camera', 'libcamera'], fakes.env);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.equal(line(r.stdout, 'driver libcamera'), `usable: libcamera-vid at ${join(FAKE_BIN['libcamera-vid'], 'libcamera-vid')}`);
+  });
+
+  it('--camera libcamera without the tool: exit 1, the camera line says what to install', async (t) => {
+    const r = await doctor(['--camera', 'libcamera'], await withoutTools(t));
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.match(line(r.stdout, 'camera default'), /^libcamera: --camera libcamera needs rpicam-vid or libcamera-vid, and neither is on PATH: .*sudo apt install rpicam-apps/);
+    assert.equal(line(r.stdout, 'result'), 'the server cannot start as configured');
+  });
+
+  it('--json: the same report as one JSON document, cameras from a config file each with its own answer', async (t) => {
+    const dir = await tempDir(t);
+    const config = join(dir, 'framering.yaml');
+    await writeFile(config, 'port: 5000\ncameras:\n  door: { driver: emulated }\n  front: { driver: libcamera, width: 1280, height: 720 }\n');
+    const r = await doctor(['--json', '--config', config], await withoutTools(t));
+    assert.equal(r.status, 1, r.stderr);
+    const report = JSON.parse(r.stdout) as DoctorReport;
+    assert.equal(report.platform, process.platform);
+    assert.equal(report.arch, process.arch);
+    assert.deepEqual(report.node, { version: process.versions.node, abi: '115', glibc: report.node.glibc });
+    assert.equal(report.uws.loads, true);
+    assert.equal(report.frontEnd.name, 'uws');
+    assert.deepEqual(report.drivers.map((d) => d.name), [...BUILTIN_DRIVERS]);
+    assert.deepEqual(report.tools, [
+      { name: 'rpicam-vid', path: null },
+      { name: 'libcamera-vid', path: null },
+      { name: 'raspivid', path: null },
+    ]);
+    assert.ok(Array.isArray(report.videoDevices));
+    assert.equal(report.config, config);
+    assert.deepEqual(report.cameras.map((c) => [c.name, c.driver, c.ok]), [['door', 'emulated', true], ['front', 'libcamera', false]]);
+    assert.match(report.cameras[1]!.error!, /needs rpicam-vid or libcamera-vid/);
+    assert.equal(report.status, 1);
+  });
+
+  it('reads the environment like the server: CAMERA and FRAMERING_HTTP', async (t) => {
+    const env = { ...(await withoutTools(t)), CAMERA: 'libcamera', FRAMERING_HTTP: 'node' };
+    const r = await doctor(['--json'], env);
+    const report = JSON.parse(r.stdout) as DoctorReport;
+    assert.equal(report.cameras[0]!.driver, 'libcamera');
+    assert.equal(report.frontEnd.name, 'node');
+    assert.equal(r.status, 1);
+  });
+
+  for (const http of FRONT_ENDS) {
+    it(`--http ${http} is the front end reported`, async (t) => {
+      const r = await doctor(['--http', http], await withoutTools(t));
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      assert.equal(line(r.stdout, 'front end'), http === 'node' ? 'node (node:http), as asked with --http node' : 'uws (uWebSockets.js)');
+    });
+  }
+
+  it('an invalid option: one line on stderr, exit 2, no report', async () => {
+    for (const args of [['--port', 'nope'], ['--no-such-option'], ['--http', 'apache']]) {
+      const r = await doctor(args);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.equal(r.stdout, '');
+      const lines = r.stderr.split('\n').filter(Boolean);
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(lines[0]!, /^framering: /);
+    }
+  });
+
+  it('HTTP threads: the count the server would run, and a count the front end refuses is exit 2', async (t) => {
+    const env = await withoutTools(t);
+    const ok = JSON.parse((await doctor(['--json', '--http-threads', '2'], env)).stdout) as DoctorReport;
+    assert.equal(ok.httpThreads.count, 2);
+    const r = await doctor(['--http', 'node', '--http-threads', '2'], env);
+    assert.equal(r.status, 2, r.stdout + r.stderr);
+    assert.match(line(r.stdout, 'HTTP threads'), /^invalid --http-threads 2: /);
+  });
+
+  it('an option the camera cannot honour: the report names it, exit 2 as the server would', async (t) => {
+    const fakes = await useFakeTools(t, ['rpicam-vid']);
+    const r = await doctor(['--camera', 'libcamera', '--rotate', '90'], fakes.env);
+    assert.equal(r.status, 2, r.stdout + r.stderr);
+    assert.match(line(r.stdout, 'camera default'), /^libcamera: invalid --rotate 90: libcamera rotates only by 0 or 180/);
+    assert.equal(line(r.stdout, 'result'), 'invalid options: the server would not start');
+  });
+
+  it('rules across cameras are checked too (two cameras with one name)', async (t) => {
+    const r = await doctor(['--camera', 'a=emulated', '--camera', 'b=emulated', '--camera', 'a=emulated'], await withoutTools(t));
+    assert.equal(r.status, 2, r.stdout + r.stderr);
+    assert.match(line(r.stdout, 'cameras'), /two cameras are named "a"/);
+  });
+
+  it('--help describes doctor and --json', async () => {
+    const r = await doctor(['--help']);
+    assert.equal(r.status, 0);
+    assert.match(r.stdout, /^Usage: framering doctor \[--json\]/);
+    assert.match(r.stdout, /--json/);
+  });
+});
+
+describe('doctor: what this machine cannot show', () => {
+  it('uWebSockets.js that cannot load: node:http is reported, with the reason', () => {
+    const cannot = (): never => {
+      throw new UnavailableError('uWebSockets.js has no usable native binary for Node.js ABI 127 on linux-x64');
+    };
+    const facts = frontEndFacts(undefined, cannot);
+    assert.equal(facts.uws.loads, false);
+    assert.match(facts.uws.error!, /ABI 127/);
+    assert.equal(facts.frontEnd.name, 'node');
+    assert.match(facts.frontEnd.why, /because uWebSockets\.js cannot load here/);
+    // Asked for explicitly, it is an error: the server would not start.
+    const asked = frontEndFacts('uws', cannot);
+    assert.equal(asked.frontEnd.name, null);
+    assert.match(asked.frontEnd.error!, /ABI 127/);
+  });
+
+  it('video devices in natural order with their V4L2 names, and the other camera nodes', async (t) => {
+    const root = await tempDir(t);
+    const dev = join(root, 'dev');
+    const sys = join(root, 'sys');
+    await mkdir(join(dev, 'dma_heap'), { recursive: true });
+    const v4l = join(sys, 'class', 'video4linux');
+    const names: Record<string, string> = { video0: 'unicam', video2: 'bcm2835-codec-encode', video10: 'bcm2835-codec-decode', 'v4l-subdev0': 'imx219 10-0010' };
+    for (const [node, name] of Object.entries(names)) {
+      await writeFile(join(dev, node), '');
+      await mkdir(join(v4l, node), { recursive: true });
+      await writeFile(join(v4l, node, 'name'), `${name}\n`);
+    }
+    await writeFile(join(dev, 'video1'), ''); // no sysfs entry: listed without a name
+    await writeFile(join(dev, 'media0'), '');
+    await mkdir(join(sys, 'bus', 'media', 'devices', 'media0'), { recursive: true });
+    await writeFile(join(sys, 'bus', 'media', 'devices', 'media0', 'model'), 'unicam\n');
+    await writeFile(join(dev, 'dma_heap', 'linux,cma'), '');
+    await writeFile(join(dev, 'vchiq'), '');
+    await writeFile(join(dev, 'videonot'), ''); // not a video device node name
+    const { video, other } = listDeviceNodes({ dev, sys });
+    assert.deepEqual(video.map((d) => [d.path.slice(dev.length), d.name]), [['/video0', 'unicam'], ['/video1', null], ['/video2', 'bcm2835-codec-encode'], ['/video10', 'bcm2835-codec-decode']]);
+    assert.deepEqual(other.map((d) => [d.path.slice(dev.length), d.name]), [['/media0', 'unicam'], ['/v4l-subdev0', 'imx219 10-0010'], ['/dma_heap/linux,cma', null], ['/vchiq', null]]);
+    assert.ok(video.every((d) => d.readable && d.writable));
+  });
+
+  it('a native module that crashes, hangs or throws while loading is reported, never fatal', async (t) => {
+    const dir = await tempDir(t);
+    const modules: Record<string, string> = {
+      crasher: "process.kill(process.pid, 'SIGSEGV');",
+      hanger: 'for (;;) {}',
+      thrower: "throw 'plain string, as the OpenCV binding throws\\nsecond line';",
+      fine: 'module.exports = { versions: { vips: "8.0.0" } };',
+    };
+    for (const [name, code] of Object.entries(modules)) {
+      await mkdir(join(dir, 'node_modules', name), { recursive: true });
+      await writeFile(join(dir, 'node_modules', name, 'index.js'), code);
+    }
+    const from = pathToFileURL(join(dir, 'doctor.js')).href;
+    const [crasher, hanger, thrower, fine, absent] = await Promise.all([
+      probeModule('crasher', { from }),
+      probeModule('hanger', { from, timeoutMs: 1000 }),
+      probeModule('thrower', { from }),
+      probeModule('fine', { from }),
+      probeModule('absent', { from }),
+    ]);
+    assert.deepEqual(crasher, { installed: true, loads: false, version: null, error: 'crashed while loading (SIGSEGV)' });
+    assert.deepEqual(hanger, { installed: true, loads: false, version: null, error: 'did not finish loading within 1 s' });
+    assert.deepEqual(thrower, { installed: true, loads: false, version: null, error: 'plain string, as the OpenCV binding throws' });
+    assert.deepEqual(fine, { installed: true, loads: true, version: 'libvips 8.0.0', error: null });
+    assert.deepEqual(absent, { installed: false, loads: false, version: null, error: 'not installed' });
+  });
+});

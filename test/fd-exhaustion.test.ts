@@ -1,0 +1,196 @@
+/**
+ * Running out of file descriptors: a server started with a low limit (`prlimit --nofile`) gets
+ * more connections than the limit allows. It must not crash, not spin on accept(), keep
+ * streaming to the viewer it already has, answer or close every new connection within a bounded
+ * time (none left hanging in the backlog), and serve normally again once the connections go.
+ *
+ * Regression: the uWebSockets.js front end spun at 100% of a core for as long as connections
+ * waited in the backlog (uSockets retries a failing accept() at once, forever) and left them
+ * there unanswered; it now stops listening before the limit (src/server/fd-headroom.ts).
+ */
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { describe, it, type TestContext } from 'node:test';
+import { CLI } from './helpers/cli-process.js';
+import { FRONT_ENDS, fetchOnce, json } from './helpers/http-surface.js';
+import { isCompleteJpeg, MjpegClient } from './helpers/mjpeg-client.js';
+import { cpuShare, fdLimit, openFds } from './helpers/proc-stats.js';
+import { hasCommand, missing } from './helpers/requirements.js';
+import { createJpegFolder, sleep } from './helpers/server.js';
+
+/** The server's descriptor limit: enough to start (about 25 are open at rest), little enough to exhaust. */
+const NOFILE = 128;
+/** Connections opened at once: more than the limit allows. */
+const EXTRA = NOFILE + 100;
+/** Each of them must be answered or closed by then: nothing may wait in the backlog indefinitely. */
+const OUTCOME_MS = 20_000;
+
+interface LimitedServer {
+  pid: number;
+  port: number;
+  stderr(): string;
+  alive(): boolean;
+}
+
+/** Starts the CLI on 127.0.0.1 under `prlimit --nofile=N:N`; killed when the test ends. */
+async function startLimited(t: TestContext, nofile: number, args: string[]): Promise<LimitedServer> {
+  const child = spawn('prlimit', [`--nofile=${nofile}:${nofile}`, '--', process.execPath, CLI, '--host', '127.0.0.1', '--port', '0', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  let stderr = '';
+  const exited = once(child, 'exit');
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start within 10 s:\n${stderr}`)), 10_000);
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+      const m = /listening on http:\/\/[^:]+:(\d+)\//.exec(stderr);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`server exited before listening:\n${stderr}`));
+    });
+  });
+  // prlimit execs the command: its pid is the server's.
+  assert.equal(fdLimit(child.pid!), nofile, 'the server runs with the lowered limit');
+  return { pid: child.pid!, port, stderr: () => stderr, alive: () => child.exitCode === null && child.signalCode === null };
+}
+
+type Outcome = 'response' | 'closed';
+
+/**
+ * Opens a stream capped at 1 fps (cheap to hold: the test is about descriptors, not bandwidth)
+ * and reads it. `outcome` settles with 'response' once a response head arrives, or 'closed' if
+ * the connection is refused, reset or closed before that.
+ */
+function holder(port: number): { socket: Socket; outcome: Promise<Outcome> } {
+  const socket = connect({ host: '127.0.0.1', port });
+  const outcome = new Promise<Outcome>((resolve) => {
+    let head = '';
+    socket.on('connect', () => socket.write('GET /video_feed?fps=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'));
+    socket.on('data', (d: Buffer) => {
+      if (head.length < 1024) head += d.toString('latin1');
+      if (head.includes('\r\n\r\n')) resolve('response');
+    });
+    socket.on('error', () => resolve('closed')); // ECONNREFUSED, ECONNRESET: an answer too
+    socket.on('close', () => resolve('closed'));
+  });
+  return { socket, outcome };
+}
+
+/** Resolves with the outcome, or 'hung' if there is none within `ms`. */
+async function within<T>(p: Promise<T>, ms: number): Promise<T | 'hung'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), ms)));
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const skip = missing({ prlimit: hasCommand('prlimit', ['--version']) });
+
+for (const http of FRONT_ENDS) {
+  describe(`file descriptor exhaustion (${http})`, { timeout: 120_000 }, () => {
+    it(`${EXTRA} connections against a limit of ${NOFILE}: no crash, no spin, the viewer keeps streaming, service comes back`, { skip }, async (t) => {
+      const { dir } = await createJpegFolder(t, 4, 20_000);
+      const server = await startLimited(t, NOFILE, ['--http', http, '--camera', 'files', '--source', dir, '--fps', '30']);
+
+      let incomplete = 0;
+      let lastFrameAt = performance.now();
+      let longestGapMs = 0;
+      const viewer = await MjpegClient.connect({
+        port: server.port,
+        retainBodies: 1,
+        headTimeoutMs: 10_000,
+        onFrame: (f) => {
+          if (!isCompleteJpeg(f.body) || f.bodyLength !== f.contentLength) incomplete++;
+          const now = performance.now();
+          longestGapMs = Math.max(longestGapMs, now - lastFrameAt);
+          lastFrameAt = now;
+        },
+      });
+      t.after(() => viewer.close());
+      await viewer.waitForFrames(5, { timeoutMs: 10_000 });
+      const fdsBefore = openFds(server.pid);
+      const framesBefore = viewer.frames.length;
+      longestGapMs = 0;
+
+      const holders = Array.from({ length: EXTRA }, () => holder(server.port));
+      t.after(() => holders.forEach((h) => h.socket.destroy()));
+      const outcomes = await Promise.all(holders.map((h) => within(h.outcome, OUTCOME_MS)));
+      const answered = outcomes.filter((o) => o === 'response').length;
+      const closed = outcomes.filter((o) => o === 'closed').length;
+      const hung = outcomes.filter((o) => o === 'hung').length;
+      const fdsExhausted = openFds(server.pid);
+
+      // Exhausted now: measure the server's CPU, and check that a newcomer is not left hanging.
+      const cpu = await cpuShare(server.pid, 2000);
+      const newcomers = await Promise.all(Array.from({ length: 5 }, () => within(holder(server.port).outcome, 5000)));
+      const framesExhausted = viewer.frames.length - framesBefore;
+
+      const figures =
+        `${http}: limit ${NOFILE}, ${EXTRA} connections: ${answered} answered, ${closed} refused or closed, ${hung} left hanging; ` +
+        `fds ${fdsBefore} -> ${fdsExhausted}; server CPU while exhausted ${(cpu * 100).toFixed(1)}% of a core; ` +
+        `newcomers: ${newcomers.join(', ')}; viewer: ${framesExhausted} frames, longest gap ${longestGapMs.toFixed(0)} ms`;
+      t.diagnostic(figures);
+      console.log(figures);
+
+      assert.ok(server.alive(), `the server exited:\n${server.stderr()}`);
+      assert.equal(hung, 0, 'connections neither answered nor closed');
+      assert.ok(closed >= EXTRA - NOFILE, `at most ${NOFILE} descriptors, yet only ${closed} connections were refused or closed`);
+      assert.ok(answered > 0, 'connections were served up to the limit');
+      assert.ok(!newcomers.includes('hung'), `a new connection while exhausted was left hanging: ${newcomers.join(', ')}`);
+      // A spinning accept loop is a whole core (measured: 100%); streaming to ~100 viewers at 1 fps
+      // and one at 30 fps is a few percent.
+      assert.ok(cpu < 0.5, `server CPU while exhausted: ${(cpu * 100).toFixed(1)}% of a core`);
+
+      assert.deepEqual(viewer.errors, []);
+      assert.equal(viewer.closed, false, 'the viewer is still connected');
+      assert.equal(incomplete, 0, 'frames that were not whole JPEGs of their Content-Length');
+      assert.ok(framesExhausted > 0, 'the viewer received frames while the server was exhausted');
+      assert.ok(longestGapMs < 5000, `the viewer went ${longestGapMs.toFixed(0)} ms without a frame`);
+
+      // Released: the server serves again (the uws front end listens again once descriptors are
+      // free; until then a request is refused, so poll).
+      for (const h of holders) h.socket.destroy();
+      let status = 0;
+      const deadline = performance.now() + 15_000;
+      while (status !== 200 && performance.now() < deadline) {
+        status = await fetchOnce(server.port, '/status', { timeoutMs: 5000 }).then(
+          (r) => r.status,
+          () => 0,
+        );
+        if (status !== 200) await sleep(200);
+      }
+      assert.equal(status, 200, 'GET /status after the connections were released');
+      let clients = -1;
+      while (clients !== 1 && performance.now() < deadline) {
+        clients = json<{ clients: unknown[] }>(await fetchOnce(server.port, '/status')).clients.length;
+        if (clients !== 1) await sleep(200);
+      }
+      assert.equal(clients, 1, '/status lists only the viewer once the others are gone');
+      const again = await MjpegClient.connect({ port: server.port, retainBodies: 1, headTimeoutMs: 10_000 });
+      t.after(() => again.close());
+      await again.waitForFrames(3, { timeoutMs: 10_000, what: 'frames on a new stream after the release' });
+      // Back to where it was, plus the new stream and a few that are still being closed.
+      let fds = openFds(server.pid);
+      while (fds > fdsBefore + 8 && performance.now() < deadline) {
+        await sleep(200);
+        fds = openFds(server.pid);
+      }
+      assert.ok(fds <= fdsBefore + 8, `descriptors after the release: ${fds} (before: ${fdsBefore})`);
+      assert.ok(server.alive());
+    });
+  });
+}
