@@ -13,9 +13,9 @@ import { connect } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import { startCli } from './helpers/cli-process.js';
 import { FRONT_ENDS, fetchOnce, json } from './helpers/http-surface.js';
-import { isCompleteJpeg, MjpegClient } from './helpers/mjpeg-client.js';
 import { mb, openFds, rssBytes } from './helpers/proc-stats.js';
 import { createJpegFolder, sleep } from './helpers/server.js';
+import { WatchedViewer } from './helpers/watched-viewer.js';
 
 const CYCLES = 20_000;
 /**
@@ -209,23 +209,8 @@ for (const http of FRONT_ENDS) {
       const pid = server.child.pid!;
 
       // The viewer that stays: every frame whole, and frames keep coming while the churn runs.
-      let incomplete = 0;
-      let lastFrameAt = performance.now();
-      let longestGapMs = 0;
-      const viewer = await MjpegClient.connect({
-        port: server.port,
-        path: '/video_feed',
-        retainBodies: 1,
-        headTimeoutMs: 10_000,
-        onFrame: (f) => {
-          if (!isCompleteJpeg(f.body) || f.bodyLength !== f.contentLength) incomplete++;
-          const now = performance.now();
-          longestGapMs = Math.max(longestGapMs, now - lastFrameAt);
-          lastFrameAt = now;
-        },
-      });
-      t.after(() => viewer.close());
-      await viewer.waitForFrames(5, { timeoutMs: 10_000 });
+      const watched = await WatchedViewer.connect(t, server.port);
+      const viewer = watched.client;
 
       // Warm-up: code paths compiled, V8 heap and malloc arenas grown to their working size.
       const warm = await churn(server.port, 1, WARMUP_CYCLES);
@@ -235,12 +220,11 @@ for (const http of FRONT_ENDS) {
       const fdsBefore = openFds(pid);
       const rssBefore = rssBytes(pid);
       const framesBefore = viewer.frames.length;
-      longestGapMs = 0;
-      lastFrameAt = performance.now();
+      watched.resetGaps();
 
       const result = await churn(server.port, 1 + WARMUP_CYCLES, CYCLES);
       const framesDuring = viewer.frames.length - framesBefore;
-      const gapDuring = Math.max(longestGapMs, performance.now() - lastFrameAt);
+      const gapDuring = watched.longestGapMs();
 
       assert.equal(server.child.exitCode, null, `the server exited:\n${server.stderr()}`);
       assert.equal(result.failures.size, 0, describeFailures(result));
@@ -266,7 +250,7 @@ for (const http of FRONT_ENDS) {
       // (a 30 fps source; 5 s allows for a machine busy with this test and others).
       assert.deepEqual(viewer.errors, []);
       assert.equal(viewer.closed, false, 'the viewer is still connected');
-      assert.equal(incomplete, 0, 'frames that were not whole JPEGs of their Content-Length');
+      assert.equal(watched.incomplete, 0, 'frames that were not whole JPEGs of their Content-Length');
       assert.ok(framesDuring > 0, 'the viewer received frames during the churn');
       assert.ok(gapDuring < 5000, `the viewer went ${gapDuring.toFixed(0)} ms without a frame during the churn`);
 

@@ -16,10 +16,11 @@ import { connect, type Socket } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import { CLI } from './helpers/cli-process.js';
 import { FRONT_ENDS, fetchOnce, json } from './helpers/http-surface.js';
-import { isCompleteJpeg, MjpegClient } from './helpers/mjpeg-client.js';
+import { MjpegClient } from './helpers/mjpeg-client.js';
 import { cpuShare, fdLimit, openFds } from './helpers/proc-stats.js';
 import { hasCommand, missing } from './helpers/requirements.js';
 import { createJpegFolder, sleep } from './helpers/server.js';
+import { WatchedViewer } from './helpers/watched-viewer.js';
 
 /** The server's descriptor limit: enough to start (about 25 are open at rest), little enough to exhaust. */
 const NOFILE = 128;
@@ -106,25 +107,11 @@ for (const http of FRONT_ENDS) {
       const { dir } = await createJpegFolder(t, 4, 20_000);
       const server = await startLimited(t, NOFILE, ['--http', http, '--camera', 'files', '--source', dir, '--fps', '30']);
 
-      let incomplete = 0;
-      let lastFrameAt = performance.now();
-      let longestGapMs = 0;
-      const viewer = await MjpegClient.connect({
-        port: server.port,
-        retainBodies: 1,
-        headTimeoutMs: 10_000,
-        onFrame: (f) => {
-          if (!isCompleteJpeg(f.body) || f.bodyLength !== f.contentLength) incomplete++;
-          const now = performance.now();
-          longestGapMs = Math.max(longestGapMs, now - lastFrameAt);
-          lastFrameAt = now;
-        },
-      });
-      t.after(() => viewer.close());
-      await viewer.waitForFrames(5, { timeoutMs: 10_000 });
+      const watched = await WatchedViewer.connect(t, server.port);
+      const viewer = watched.client;
       const fdsBefore = openFds(server.pid);
       const framesBefore = viewer.frames.length;
-      longestGapMs = 0;
+      watched.resetGaps();
 
       const holders = Array.from({ length: EXTRA }, () => holder(server.port));
       t.after(() => holders.forEach((h) => h.socket.destroy()));
@@ -138,6 +125,7 @@ for (const http of FRONT_ENDS) {
       const cpu = await cpuShare(server.pid, 2000);
       const newcomers = await Promise.all(Array.from({ length: 5 }, () => within(holder(server.port).outcome, 5000)));
       const framesExhausted = viewer.frames.length - framesBefore;
+      const longestGapMs = watched.longestGapMs();
 
       const figures =
         `${http}: limit ${NOFILE}, ${EXTRA} connections: ${answered} answered, ${closed} refused or closed, ${hung} left hanging; ` +
@@ -157,7 +145,7 @@ for (const http of FRONT_ENDS) {
 
       assert.deepEqual(viewer.errors, []);
       assert.equal(viewer.closed, false, 'the viewer is still connected');
-      assert.equal(incomplete, 0, 'frames that were not whole JPEGs of their Content-Length');
+      assert.equal(watched.incomplete, 0, 'frames that were not whole JPEGs of their Content-Length');
       assert.ok(framesExhausted > 0, 'the viewer received frames while the server was exhausted');
       assert.ok(longestGapMs < 5000, `the viewer went ${longestGapMs.toFixed(0)} ms without a frame`);
 
