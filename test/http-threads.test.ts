@@ -9,6 +9,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { runCli, startCli, type RunningServer } from './helpers/cli-process.js';
+import { defaultHttpThreads } from '../src/config.js';
+import { createLogger } from '../src/log.js';
+import { resolveHttpThreads } from '../src/main.js';
 import { freePort } from './helpers/http-source.js';
 import { fetchOnce, json, loadEmulatedImages, parsePrometheus, sampleValue } from './helpers/http-surface.js';
 import { isCompleteJpeg, MjpegClient } from './helpers/mjpeg-client.js';
@@ -182,7 +185,20 @@ describe('a port another server holds is refused, whatever the threads on either
   }
 });
 
-describe('--http-threads: refused where it cannot apply', () => {
+describe('--http-threads: the default, and where it cannot apply', () => {
+  it('defaults to half the cores, from 1 to 4 (2 on a 4-core Raspberry Pi 4)', () => {
+    assert.deepEqual([1, 2, 3, 4, 6, 8, 16, 64].map((cores) => defaultHttpThreads(cores)), [1, 1, 1, 2, 3, 4, 4, 4]);
+  });
+
+  it('node:http chosen because uWS cannot load: more threads are declined with a warning', () => {
+    const lines: string[] = [];
+    const log = createLogger('debug', (l) => lines.push(l));
+    assert.equal(resolveHttpThreads({ http: undefined, httpThreads: 3 }, 'node', log), 1);
+    assert.match(lines.join(''), /--http-threads 3 ignored: the node:http front end serves from one thread/);
+    assert.equal(resolveHttpThreads({ http: undefined, httpThreads: undefined }, 'node', log), 1);
+    assert.equal(resolveHttpThreads({ http: 'uws', httpThreads: 3 }, 'uws', log), 3);
+  });
+
   it('with --http node: exit 2, one line naming the option', async () => {
     const r = await runCli(['--http', 'node', '--http-threads', '2', '--port', '0']);
     assert.equal(r.status, 2, r.stderr);
