@@ -24,6 +24,7 @@ import {
 } from './helpers/http-surface.js';
 import { isCompleteJpeg, type MjpegFrame } from './helpers/mjpeg-client.js';
 import { createJpegFolder, sleep, startTestServer, waitForState } from './helpers/server.js';
+import type { ViewerStatus } from '../src/server/status.js';
 
 const TIMESTAMP_RE = /^[0-9]{10}\.[0-9]{6}$/;
 
@@ -37,25 +38,12 @@ interface CameraStatus {
   framesPublished: number;
   framesDropped: { oversize: number; encoderBusy: number; corrupt: number };
 }
-interface ClientStatus {
-  id: number;
-  camera: string;
-  remoteAddress: string;
-  path: string;
-  maxFps: number | null;
-  deliveredFps: number;
-  framesSent: number;
-  framesSkipped: number;
-  framesRepeated: number;
-  bytesSent: number;
-  connectedSince: string;
-}
 interface Status {
   version: string;
   frontEnd: string;
   uptimeSeconds: number;
   cameras: CameraStatus[];
-  clients: ClientStatus[];
+  clients: ViewerStatus[];
 }
 
 /** Length of the run of identical frames (same bytes, same X-Timestamp) at the end of `frames`. */
