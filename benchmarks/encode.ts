@@ -25,7 +25,7 @@ import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { ticks } from '../src/drivers/pacing.js';
 import { PatternRenderer } from '../src/drivers/synthetic.js';
-import { defaultEncoderThreads, EncoderPool, type EncodeJob } from '../src/encoder-pool.js';
+import { defaultEncoderThreads, EncoderPool, type EncodeJob } from '../src/drivers/synthetic/encoder-pool.js';
 
 const { values } = parseArgs({
   options: {

@@ -17,9 +17,9 @@ import { fileURLToPath } from 'node:url';
 import { spawnBounded, type Child } from './processes.js';
 
 /** The repository root (this file runs from dist/benchmarks/). */
-export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const NATIVE_BUILD = `${REPO_ROOT}native-bench/build`;
-const CLI = `${REPO_ROOT}dist/src/cli.js`;
+const CLI = `${REPO_ROOT}dist/src/app/cli.js`;
 const FLASK_APP = `${REPO_ROOT}benchmarks/flask-gevent/app.py`;
 const PYTHON = '/usr/bin/python3'; // Debian's, which has python3-flask and python3-gevent
 const START_TIMEOUT_MS = 15_000;

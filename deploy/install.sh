@@ -13,8 +13,8 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "install.sh: run it as root (sudo $0)" >&2
   exit 1
 fi
-if [ ! -f "$APP/dist/src/cli.js" ]; then
-  echo "install.sh: $APP/dist/src/cli.js is missing: put framering in $APP and run npm ci there first" >&2
+if [ ! -f "$APP/dist/src/app/cli.js" ]; then
+  echo "install.sh: $APP/dist/src/app/cli.js is missing: put framering in $APP and run npm ci there first" >&2
   exit 1
 fi
 # The unit runs "node" from systemd's search path, the same folders as here.
@@ -37,7 +37,7 @@ fi
 
 install -m 0644 "$APP/deploy/framering.service" "$UNIT"
 # `framering` on PATH, for `framering doctor` and the like.
-printf '#!/bin/sh\nexec node %s/dist/src/cli.js "$@"\n' "$APP" >/usr/local/bin/framering
+printf '#!/bin/sh\nexec node %s/dist/src/app/cli.js "$@"\n' "$APP" >/usr/local/bin/framering
 chmod 0755 /usr/local/bin/framering
 
 systemctl daemon-reload

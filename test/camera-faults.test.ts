@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import sharp from 'sharp';
-import { NoSignalFrames } from '../src/no-signal.js';
+import { NoSignalFrames } from '../src/capture/no-signal.js';
 import { isRunning, startServerWithFakes } from './helpers/fake-camera.js';
 import { FRONT_ENDS, STALL_DRIVER, fetchOnce, json, loadEmulatedImages } from './helpers/http-surface.js';
 import { decodeJpeg, pixelAt } from './helpers/jpeg-decode.js';

@@ -2,8 +2,8 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULTS, parseConfig, type Config } from '../src/config.js';
-import { ConfigError } from '../src/errors.js';
+import { DEFAULTS, parseConfig, type Config } from '../src/app/config.js';
+import { ConfigError } from '../src/core/errors.js';
 
 function config(argv: string[], env: NodeJS.ProcessEnv = {}): Config {
   const r = parseConfig(argv, env);

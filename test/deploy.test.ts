@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { parseConfig } from '../src/config.js';
+import { parseConfig } from '../src/app/config.js';
 import { runCli } from './helpers/cli-process.js';
 import { useFakeTools } from './helpers/fake-camera.js';
 import { hasCommand, missing } from './helpers/requirements.js';

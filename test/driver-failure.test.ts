@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { it } from 'node:test';
-import { parseConfig } from '../src/config.js';
-import { createLogger } from '../src/log.js';
-import { startServer } from '../src/main.js';
-import type { CaptureStateName } from '../src/ring.js';
+import { parseConfig } from '../src/app/config.js';
+import { createLogger } from '../src/core/log.js';
+import { startServer } from '../src/app/main.js';
+import type { CaptureStateName } from '../src/core/ring.js';
 
 const FLAKY = new URL('./fixtures/flaky-driver.js', import.meta.url).pathname;
 

@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { describe, test } from 'node:test';
-import { ConfigError } from '../src/errors.js';
+import { ConfigError } from '../src/core/errors.js';
 import { BUILTIN_DRIVERS, checkDriver } from '../src/drivers/registry.js';
 import { createHttpDriver, parseSource, RateCap, settingsFromEnv, STALL_TIMEOUT_ENV, supports, type HttpDriverSettings } from '../src/drivers/http.js';
 import { UNSET_DRIVER_OPTIONS, type DriverOptions } from '../src/drivers/types.js';

@@ -12,7 +12,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, syml
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { isCompleteJpeg, jpegDimensions } from '../src/jpeg.js';
+import { isCompleteJpeg, jpegDimensions } from '../src/core/jpeg.js';
 import { runCli, startCli } from './helpers/cli-process.js';
 import { hasCommand, hasModule, missing } from './helpers/requirements.js';
 import { MjpegClient } from './helpers/mjpeg-client.js';

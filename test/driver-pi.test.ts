@@ -178,7 +178,7 @@ test('loading the pi driver module does not load pi-camera-connect (only createD
     const before = loaded();
     await import('pi-camera-connect').catch(() => {});
     console.log(JSON.stringify({ before, after: loaded(), supports: driver.supports }));`;
-  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { cwd: new URL('../../', import.meta.url).pathname });
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { cwd: new URL('../..', import.meta.url).pathname });
   const result = JSON.parse(stdout) as { before: boolean; after: boolean };
   assert.deepEqual({ before: result.before, after: result.after }, { before: false, after: true }, 'the check itself sees the library once it is loaded');
 });

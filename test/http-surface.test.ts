@@ -8,8 +8,8 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { jpegDimensions } from '../src/jpeg.js';
-import { VERSION } from '../src/main.js';
+import { jpegDimensions } from '../src/core/jpeg.js';
+import { VERSION } from '../src/app/main.js';
 import {
   fetchOnce,
   FRONT_ENDS,

@@ -9,9 +9,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { runCli, startCli, type RunningServer } from './helpers/cli-process.js';
-import { defaultHttpThreads } from '../src/config.js';
-import { createLogger } from '../src/log.js';
-import { resolveHttpThreads } from '../src/main.js';
+import { defaultHttpThreads } from '../src/app/config.js';
+import { createLogger } from '../src/core/log.js';
+import { resolveHttpThreads } from '../src/app/main.js';
 import { freePort } from './helpers/http-source.js';
 import { fetchOnce, json, loadEmulatedImages, parsePrometheus, sampleValue } from './helpers/http-surface.js';
 import { isCompleteJpeg, MjpegClient } from './helpers/mjpeg-client.js';

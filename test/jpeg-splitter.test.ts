@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { JpegStreamSplitter } from '../src/jpeg-splitter.js';
+import { JpegStreamSplitter } from '../src/drivers/mjpeg/jpeg-splitter.js';
 
 const assets = new URL('../../assets/emulated/', import.meta.url);
 const images = ['1.jpg', '2.jpg', '3.jpg'].map((n) => readFileSync(new URL(n, assets)));

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { it } from 'node:test';
-import { isCompleteJpeg, jpegDimensions } from '../src/jpeg.js';
+import { isCompleteJpeg, jpegDimensions } from '../src/core/jpeg.js';
 
 const one = readFileSync(new URL('../../assets/emulated/1.jpg', import.meta.url));
 

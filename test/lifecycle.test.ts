@@ -7,8 +7,8 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Camera } from '../src/camera.js';
-import type { CaptureStateName } from '../src/ring.js';
+import type { Camera } from '../src/stream/camera.js';
+import type { CaptureStateName } from '../src/core/ring.js';
 import { sleep, startTestServer, waitForState } from './helpers/server.js';
 
 const IDLE_TIMEOUT_S = 0.3;

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { boundaryFromContentType, delimiterFor, isMultipartContentType, MultipartParser, type DropReason, type PartHeaders } from '../src/multipart-parser.js';
+import { boundaryFromContentType, delimiterFor, isMultipartContentType, MultipartParser, type DropReason, type PartHeaders } from '../src/drivers/mjpeg/multipart-parser.js';
 
 const ASSETS = new URL('../../assets/emulated/', import.meta.url);
 const JPEGS = ['1.jpg', '2.jpg', '3.jpg'].map((n) => readFileSync(new URL(n, ASSETS)));

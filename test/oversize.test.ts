@@ -9,9 +9,9 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'node:test';
-import { parseConfig, type Config } from '../src/config.js';
-import { createLogger } from '../src/log.js';
-import { startServer } from '../src/main.js';
+import { parseConfig, type Config } from '../src/app/config.js';
+import { createLogger } from '../src/core/log.js';
+import { startServer } from '../src/app/main.js';
 import { fakeJpeg } from './helpers/server.js';
 
 

@@ -14,7 +14,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { FrameRing } from '../src/ring.js';
+import { FrameRing } from '../src/core/ring.js';
 import {
   checkFrame,
   frameLength,

@@ -30,7 +30,7 @@ import {
   ringByteLength,
   type CaptureStateName,
   type FrameDestination,
-} from '../src/ring.js';
+} from '../src/core/ring.js';
 
 // The layout's private constants, as documented at the top of src/ring.ts. A change to any of
 // them is a layout change (RING_LAYOUT_VERSION), so the test pins them rather than importing.

@@ -7,10 +7,10 @@
  */
 
 import { parentPort, workerData } from 'node:worker_threads';
-import { CaptureLoop } from '../src/capture-loop.js';
+import { CaptureLoop } from '../src/capture/capture-loop.js';
 import { loadDriverModule } from '../src/drivers/registry.js';
-import { FrameRing } from '../src/ring.js';
-import type { CaptureWorkerData, CaptureWorkerMessage } from '../src/camera.js';
+import { FrameRing } from '../src/core/ring.js';
+import type { CaptureWorkerData, CaptureWorkerMessage } from '../src/stream/camera.js';
 
 const data = workerData as CaptureWorkerData;
 const port = parentPort!;

@@ -7,7 +7,7 @@
 
 import { move } from 'piscina';
 import sharp from 'sharp';
-import type { EncodeTask } from '../src/encoder-pool.js';
+import type { EncodeTask } from '../src/drivers/synthetic/encoder-pool.js';
 import { PatternRenderer } from '../src/drivers/synthetic.js';
 
 // One libvips thread per encode, so N encoder threads use about N cores rather than N times

@@ -8,11 +8,11 @@
  */
 
 import { parentPort, workerData } from 'node:worker_threads';
-import { RemoteCamera } from '../src/camera-view.js';
-import type { Logger, LogLevel } from '../src/log.js';
+import { RemoteCamera } from '../src/stream/camera-view.js';
+import type { Logger, LogLevel } from '../src/core/log.js';
 import { startHttpThread } from '../src/server/http-thread.js';
 import type { FromHttpWorker, HttpWorkerData, ToHttpWorker } from '../src/server/http-workers.js';
-import { ViewerCount } from '../src/server/viewer-count.js';
+import { ViewerCount } from '../src/server/admission.js';
 
 const data = workerData as HttpWorkerData;
 const port = parentPort!;

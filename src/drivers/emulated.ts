@@ -4,7 +4,7 @@
  */
 
 import { readFile } from 'node:fs/promises';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../core/errors.js';
 import { ticks } from './pacing.js';
 import type { CameraDriver, DriverModule, DriverOptions } from './types.js';
 

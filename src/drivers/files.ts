@@ -5,8 +5,8 @@
 
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError } from '../errors.js';
-import { isCompleteJpeg } from '../jpeg.js';
+import { ConfigError } from '../core/errors.js';
+import { isCompleteJpeg } from '../core/jpeg.js';
 import { ticks } from './pacing.js';
 import type { CameraDriver, DriverModule, DriverOptions } from './types.js';
 

@@ -16,8 +16,8 @@
  */
 
 import { spawn } from 'node:child_process';
-import { ConfigError, UnavailableError } from '../errors.js';
-import { findOnPath, killCameraToolsOnExit, mjpegFrames, SupervisedChild } from './child-process.js';
+import { ConfigError, UnavailableError } from '../core/errors.js';
+import { findOnPath, killCameraToolsOnExit, mjpegFrames, SupervisedChild } from './mjpeg/child-process.js';
 import type { CameraDriver, DriverContext, DriverModule, DriverOptions } from './types.js';
 
 export const supports: DriverModule['supports'] = ['source', 'fps', 'width', 'height', 'quality', 'rotate', 'flip'];

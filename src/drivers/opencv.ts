@@ -21,8 +21,8 @@
 
 import { existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { ConfigError, UnavailableError } from '../errors.js';
-import { isCompleteJpeg } from '../jpeg.js';
+import { ConfigError, UnavailableError } from '../core/errors.js';
+import { isCompleteJpeg } from '../core/jpeg.js';
 import { ticks } from './pacing.js';
 import type { CameraDriver, DriverContext, DriverModule, DriverOptions } from './types.js';
 

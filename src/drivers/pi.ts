@@ -21,8 +21,8 @@ import type { ChildProcess } from 'node:child_process';
 import type { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import type { StreamOptions } from 'pi-camera-connect';
-import { ConfigError, UnavailableError } from '../errors.js';
-import { findOnPath, killCameraToolsOnExit, mjpegFrames, SupervisedChild } from './child-process.js';
+import { ConfigError, UnavailableError } from '../core/errors.js';
+import { findOnPath, killCameraToolsOnExit, mjpegFrames, SupervisedChild } from './mjpeg/child-process.js';
 import type { CameraDriver, DriverContext, DriverModule, DriverOptions } from './types.js';
 
 export const supports: DriverModule['supports'] = ['fps', 'width', 'height', 'rotate', 'flip'];

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../core/errors.js';
 import { DRIVER_OPTION_NAMES, type DriverModule, type DriverOptions } from './types.js';
 
 /** Built-in drivers: src/drivers/NAME.ts each. */

@@ -21,8 +21,8 @@
  * thread only sends a frame number and a time. Text is drawn with a built-in 7-segment font.
  */
 
-import { ConfigError } from '../errors.js';
-import type { EncoderPool } from '../encoder-pool.js';
+import { ConfigError } from '../core/errors.js';
+import type { EncoderPool } from './synthetic/encoder-pool.js';
 import { ticks } from './pacing.js';
 import type { CameraDriver, DriverContext, DriverModule, DriverOptions } from './types.js';
 
@@ -45,7 +45,7 @@ export function createDriver(options: DriverOptions, context: DriverContext): Ca
     async *frames(signal) {
       // Loaded here, in the capture worker, so validate() in the main thread loads neither
       // piscina nor sharp.
-      const { EncoderPool } = await import('../encoder-pool.js');
+      const { EncoderPool } = await import('./synthetic/encoder-pool.js');
       // One pool per capture session: no encoder threads while nobody watches.
       const pool = new EncoderPool({
         ...(options.encoders !== undefined ? { threads: options.encoders } : {}),

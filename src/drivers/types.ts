@@ -3,7 +3,7 @@
  * lifecycle (start on the first viewer, stop when idle, retry on failure).
  */
 
-import type { Flip, Rotation } from '../config.js';
+import type { Flip, Rotation } from '../app/config.js';
 
 /** Options a driver may honour; undefined = the driver's default. */
 export interface DriverOptions {

@@ -1,8 +1,8 @@
 /** What every HTTP front end (uWebSockets.js, node:http) offers the rest of the server. */
 
-import type { Logger } from '../log.js';
+import type { Logger } from '../core/log.js';
 import type { RouterOptions } from './router.js';
-import type { Viewer } from './viewer.js';
+import type { Viewer } from '../stream/viewer.js';
 
 export interface TlsFiles {
   /** PEM certificate (chain) file. */

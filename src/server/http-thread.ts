@@ -4,14 +4,14 @@
  * 1..N-1 the same way, on the same port and the same camera rings.
  */
 
-import type { CameraView } from '../camera-view.js';
-import type { Logger } from '../log.js';
+import type { CameraView } from '../stream/camera-view.js';
+import type { Logger } from '../core/log.js';
 import { BasicAuth, type Credentials } from './auth.js';
 import type { FrontEnd, FrontEndName, TlsFiles } from './front-end.js';
 import { ThreadMetrics } from './metrics.js';
-import { startNodeFrontEnd } from './node-http.js';
+import { startNodeFrontEnd } from './node/front-end.js';
 import { viewerStatus, type ThreadStats } from './status.js';
-import type { ViewerCount } from './viewer-count.js';
+import type { ViewerCount } from './admission.js';
 
 export interface HttpThreadOptions {
   thread: number;
@@ -75,7 +75,7 @@ export async function startHttpThread(o: HttpThreadOptions): Promise<HttpThread>
     frontEnd = await startNodeFrontEnd(options);
   } else {
     // Loaded only when used: the node front end must work where the uWS binary cannot load.
-    const { startUwsFrontEnd } = await import('./uws.js');
+    const { startUwsFrontEnd } = await import('./uws/front-end.js');
     frontEnd = await startUwsFrontEnd(options);
   }
   const fe = frontEnd;

@@ -10,8 +10,8 @@
  */
 
 import { Worker } from 'node:worker_threads';
-import type { CameraDescriptor, CameraError } from '../camera-view.js';
-import type { LogLevel, Logger } from '../log.js';
+import type { CameraDescriptor, CameraError } from '../stream/camera-view.js';
+import type { LogLevel, Logger } from '../core/log.js';
 import type { Credentials } from './auth.js';
 import type { TlsFiles } from './front-end.js';
 import type { ThreadStats } from './status.js';

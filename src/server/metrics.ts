@@ -12,8 +12,8 @@
  */
 
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
-import type { CameraView } from '../camera-view.js';
-import type { Viewer } from './viewer.js';
+import type { CameraView } from '../stream/camera-view.js';
+import type { Viewer } from '../stream/viewer.js';
 
 /** One thread's metrics as prom-client JSON (structured-clone safe). */
 export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];

@@ -4,13 +4,13 @@
  * own sockets; only streams and deferred responses need front-end code.
  */
 
-import type { CameraView } from '../camera-view.js';
-import type { Logger } from '../log.js';
-import { STREAM_CONTENT_TYPE } from '../multipart.js';
+import type { CameraView } from '../stream/camera-view.js';
+import type { Logger } from '../core/log.js';
+import { STREAM_CONTENT_TYPE } from '../stream/multipart.js';
 import { BasicAuth } from './auth.js';
 import { renderIndexPage } from './page.js';
 import { snapshot } from './snapshot.js';
-import type { ViewerCount } from './viewer-count.js';
+import type { ViewerCount } from './admission.js';
 
 export interface RequestInfo {
   /** Upper case. */

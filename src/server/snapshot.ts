@@ -3,9 +3,9 @@
  * viewer until a fresh frame arrives) and the request waits, bounded, for that frame.
  */
 
-import type { CameraView } from '../camera-view.js';
-import type { Frame, FrameSubscriber } from '../frame-feed.js';
-import { formatTimestamp } from '../multipart.js';
+import type { CameraView } from '../stream/camera-view.js';
+import type { Frame, FrameSubscriber } from '../stream/frame-feed.js';
+import { formatTimestamp } from '../stream/multipart.js';
 
 export type SnapshotResult = { ok: true; jpeg: Buffer; timestamp: string } | { ok: false; reason: string };
 

@@ -1,8 +1,8 @@
 /** The /status document: cameras, viewers and the process, as operators read it. */
 
-import type { CameraView } from '../camera-view.js';
+import type { CameraView } from '../stream/camera-view.js';
 import type { MetricsJson } from './metrics.js';
-import type { Viewer } from './viewer.js';
+import type { Viewer } from '../stream/viewer.js';
 
 /** What one HTTP thread reports when /status or /metrics is asked for (structured-clone safe). */
 export interface ThreadStats {

@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 
-export const CLI = new URL('../../src/cli.js', import.meta.url).pathname;
+export const CLI = new URL('../../src/app/cli.js', import.meta.url).pathname;
 
 export interface CliResult {
   status: number | null;

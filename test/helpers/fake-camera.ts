@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { createTestServer, type TestServer, type TestServerOptions } from './server.js';
 
 /** The repository root (this file runs as dist/test/helpers/fake-camera.js). */
-const REPO_ROOT = new URL('../../../', import.meta.url);
+const REPO_ROOT = new URL('../../..', import.meta.url);
 const BIN = new URL('test/fixtures/bin/', REPO_ROOT);
 
 /** Folders of fake tools, one tool each, to compose PATH from. */

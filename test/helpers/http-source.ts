@@ -9,11 +9,11 @@ import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerRespon
 import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
-import type { Camera } from '../../src/camera.js';
-import { parseConfig } from '../../src/config.js';
+import type { Camera } from '../../src/stream/camera.js';
+import { parseConfig } from '../../src/app/config.js';
 import type { DriverContext } from '../../src/drivers/types.js';
-import { createLogger } from '../../src/log.js';
-import { startServer, type Server } from '../../src/main.js';
+import { createLogger } from '../../src/core/log.js';
+import { startServer, type Server } from '../../src/app/main.js';
 import { MjpegClient } from './mjpeg-client.js';
 
 const DEFAULT_WAIT_MS = 5000;

@@ -11,14 +11,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import type { Camera } from '../../src/camera.js';
-import { parseConfig, type Config } from '../../src/config.js';
-import { createLogger, type LogLevel } from '../../src/log.js';
-import { startServer, type Server } from '../../src/main.js';
+import type { Camera } from '../../src/stream/camera.js';
+import { parseConfig, type Config } from '../../src/app/config.js';
+import { createLogger, type LogLevel } from '../../src/core/log.js';
+import { startServer, type Server } from '../../src/app/main.js';
 import { MjpegClient, type ClientOptions } from './mjpeg-client.js';
 
 /** The repository root (tests run from dist/test/helpers/). */
-export const REPO_ROOT = new URL('../../../', import.meta.url);
+export const REPO_ROOT = new URL('../../..', import.meta.url);
 export const EMULATED_ASSETS = new URL('assets/emulated/', REPO_ROOT);
 
 export interface TestServerOptions {

@@ -5,8 +5,8 @@
  */
 
 import { helpText, parseConfig } from './config.js';
-import { ConfigError, describeError, UnavailableError } from './errors.js';
-import { createLogger } from './log.js';
+import { ConfigError, describeError, UnavailableError } from '../core/errors.js';
+import { createLogger } from '../core/log.js';
 import { startServer, VERSION } from './main.js';
 
 const SHUTDOWN_DEADLINE_MS = 1800;

@@ -6,9 +6,9 @@
 import { Worker } from 'node:worker_threads';
 import type { CameraView } from './camera-view.js';
 import { FrameFeed } from './frame-feed.js';
-import type { Logger } from './log.js';
-import { FrameRing, type CaptureStateName } from './ring.js';
-import type { DriverOptions } from './drivers/types.js';
+import type { Logger } from '../core/log.js';
+import { FrameRing, type CaptureStateName } from '../core/ring.js';
+import type { DriverOptions } from '../drivers/types.js';
 
 /** workerData of workers/capture.ts. */
 export interface CaptureWorkerData {
@@ -40,7 +40,7 @@ export interface CameraOptions {
   log: Logger;
 }
 
-const WORKER_URL = new URL('../workers/capture.js', import.meta.url);
+const WORKER_URL = new URL('../../workers/capture.js', import.meta.url);
 const STOP_GRACE_MS = 1500;
 
 export class Camera implements CameraView {

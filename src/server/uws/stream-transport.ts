@@ -16,7 +16,7 @@
  */
 
 import type { HttpResponse } from '@trufflesuite/uws-js-unofficial';
-import type { StreamTransport } from './viewer.js';
+import type { StreamTransport } from '../../stream/viewer.js';
 
 /** Declared Content-Length of a stream: never reached (2^53 - 1 bytes is 9 PB). */
 export const STREAM_LENGTH = Number.MAX_SAFE_INTEGER;

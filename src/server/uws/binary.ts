@@ -7,7 +7,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type * as Uws from '@trufflesuite/uws-js-unofficial';
-import { describeError, UnavailableError } from '../errors.js';
+import { describeError, UnavailableError } from '../../core/errors.js';
 
 export type UwsModule = typeof Uws;
 

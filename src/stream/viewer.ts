@@ -11,7 +11,7 @@
  * it went out whole; if not, it calls `drained()` once the rest is out.
  */
 
-import type { Frame, FrameFeed, FrameSubscriber } from '../frame-feed.js';
+import type { Frame, FrameFeed, FrameSubscriber } from './frame-feed.js';
 
 export interface StreamTransport {
   /** Writes the whole part, or as much as the socket takes; true if all of it went out. */

@@ -13,7 +13,7 @@
  * times the CPU).
  */
 
-import type { FrameDestination } from './ring.js';
+import type { FrameDestination } from '../core/ring.js';
 
 export const BOUNDARY = 'frame';
 export const STREAM_CONTENT_TYPE = `multipart/x-mixed-replace; boundary=${BOUNDARY}`;

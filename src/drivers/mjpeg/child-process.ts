@@ -22,8 +22,8 @@ import { delimiter, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { BroadcastChannel, isMainThread } from 'node:worker_threads';
-import { JpegStreamSplitter } from '../jpeg-splitter.js';
-import type { DriverContext } from './types.js';
+import { JpegStreamSplitter } from './jpeg-splitter.js';
+import type { DriverContext } from '../types.js';
 
 /** How long a tool gets to exit after SIGTERM before SIGKILL, ms. Camera.close() allows 1.5 s in all. */
 export const KILL_GRACE_MS = 1000;

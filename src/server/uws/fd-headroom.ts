@@ -19,7 +19,7 @@
  */
 
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../core/log.js';
 
 const FD_DIR = '/proc/self/fd';
 const SLOW_CHECK_MS = 1000;

@@ -7,11 +7,11 @@
  */
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describeError } from './errors.js';
-import { isCompleteJpeg, jpegDimensions } from './jpeg.js';
+import { describeError } from '../core/errors.js';
+import { isCompleteJpeg, jpegDimensions } from '../core/jpeg.js';
 import { NoSignalFrames } from './no-signal.js';
-import type { FrameRing, CaptureStateName } from './ring.js';
-import type { CameraDriver, DriverContext } from './drivers/types.js';
+import type { FrameRing, CaptureStateName } from '../core/ring.js';
+import type { CameraDriver, DriverContext } from '../drivers/types.js';
 
 export interface CaptureEvents {
   state(state: CaptureStateName, error?: string): void;

@@ -20,15 +20,15 @@ import { availableParallelism, cpus, machine, release, totalmem, userInfo } from
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseConfig, type Config } from './config.js';
-import { findOnPath } from './drivers/child-process.js';
-import { TOOLS as LIBCAMERA_TOOLS } from './drivers/libcamera.js';
-import { TOOL as RASPIVID } from './drivers/pi.js';
-import { BUILTIN_DRIVERS } from './drivers/registry.js';
-import { ConfigError, describeError } from './errors.js';
-import { createLogger } from './log.js';
+import { findOnPath } from '../drivers/mjpeg/child-process.js';
+import { TOOLS as LIBCAMERA_TOOLS } from '../drivers/libcamera.js';
+import { TOOL as RASPIVID } from '../drivers/pi.js';
+import { BUILTIN_DRIVERS } from '../drivers/registry.js';
+import { ConfigError, describeError } from '../core/errors.js';
+import { createLogger } from '../core/log.js';
 import { chooseFrontEnd, resolveHttpThreads, validateCameras, VERSION } from './main.js';
-import type { FrontEndName } from './server/front-end.js';
-import { loadUws } from './server/uws-binary.js';
+import type { FrontEndName } from '../server/front-end.js';
+import { loadUws } from '../server/uws/binary.js';
 
 /** How long a child process may take to load a native module, ms (the first load on a Pi is slow). */
 const PROBE_TIMEOUT_MS = 30_000;

@@ -35,7 +35,7 @@ import { Piscina } from 'piscina';
 // (https://github.com/lovell/sharp/issues/2263; sharp's docs say to require it in the main
 // thread). Holding a reference here keeps them loaded across pool restarts.
 import 'sharp';
-import type { Flip, Rotation } from './config.js';
+import type { Flip, Rotation } from '../../app/config.js';
 
 /** Raw pixels to encode. `pixels` is row-major, `channels` bytes per pixel, no row padding. */
 export interface RawFrame {
@@ -102,7 +102,7 @@ export interface EncoderPoolStats {
 
 export const ENCODE_DEFAULTS = Object.freeze({ quality: 80, rotate: 0 as Rotation, flip: 'none' as Flip, inFlightPerThread: 2 });
 
-const ENCODE_WORKER_URL = new URL('../workers/encode.js', import.meta.url);
+const ENCODE_WORKER_URL = new URL('../../../workers/encode.js', import.meta.url);
 /** How long close() lets running encodes finish before terminating threads anyway, ms. */
 const CLOSE_TIMEOUT_MS = 5000;
 

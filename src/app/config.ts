@@ -8,12 +8,12 @@ import { availableParallelism } from 'node:os';
 import { createSecureContext } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, describeError } from './errors.js';
-import { DRIVER_OPTION_NAMES, type DriverOptions } from './drivers/types.js';
-import { LOG_LEVELS, type LogLevel } from './log.js';
-import { MAX_SLOTS, MAX_SLOT_BYTES, MIN_SLOTS, MIN_SLOT_BYTES } from './ring.js';
-import { parseCredentials, type Credentials } from './server/auth.js';
-import { FRONT_ENDS, type FrontEndName } from './server/front-end.js';
+import { ConfigError, describeError } from '../core/errors.js';
+import { DRIVER_OPTION_NAMES, type DriverOptions } from '../drivers/types.js';
+import { LOG_LEVELS, type LogLevel } from '../core/log.js';
+import { MAX_SLOTS, MAX_SLOT_BYTES, MIN_SLOTS, MIN_SLOT_BYTES } from '../core/ring.js';
+import { parseCredentials, type Credentials } from '../server/auth.js';
+import { FRONT_ENDS, type FrontEndName } from '../server/front-end.js';
 
 /** The driver options as the top level gives them: the defaults of every camera. */
 export interface Config extends Readonly<DriverOptions> {

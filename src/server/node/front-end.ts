@@ -9,10 +9,10 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import { Socket, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { STREAM_PREAMBLE } from '../multipart.js';
-import type { FrontEnd, FrontEndOptions } from './front-end.js';
-import { Router, type Headers, type PlainResponse } from './router.js';
-import { Viewer, type StreamTransport } from './viewer.js';
+import { STREAM_PREAMBLE } from '../../stream/multipart.js';
+import type { FrontEnd, FrontEndOptions } from '../front-end.js';
+import { Router, type Headers, type PlainResponse } from '../router.js';
+import { Viewer, type StreamTransport } from '../../stream/viewer.js';
 
 function headerObject(headers: Headers): Record<string, string> {
   const out: Record<string, string> = {};

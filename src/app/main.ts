@@ -5,19 +5,19 @@
 
 import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { Camera } from './camera.js';
+import { Camera } from '../stream/camera.js';
 import { defaultHttpThreads, type CameraConfig, type Config } from './config.js';
-import { checkDriver } from './drivers/registry.js';
-import type { DriverOptions } from './drivers/types.js';
-import { ConfigError, UnavailableError } from './errors.js';
-import type { Logger } from './log.js';
-import type { FrontEnd, FrontEndName } from './server/front-end.js';
-import { startHttpThread, type HttpThread } from './server/http-thread.js';
-import { HttpWorkers } from './server/http-workers.js';
-import { ProcessMetrics } from './server/metrics.js';
-import { buildStatus, type ThreadStats } from './server/status.js';
-import { loadUws } from './server/uws-binary.js';
-import { ViewerCount } from './server/viewer-count.js';
+import { checkDriver } from '../drivers/registry.js';
+import type { DriverOptions } from '../drivers/types.js';
+import { ConfigError, UnavailableError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import type { FrontEnd, FrontEndName } from '../server/front-end.js';
+import { startHttpThread, type HttpThread } from '../server/http-thread.js';
+import { HttpWorkers } from '../server/http-workers.js';
+import { ProcessMetrics } from '../server/metrics.js';
+import { buildStatus, type ThreadStats } from '../server/status.js';
+import { loadUws } from '../server/uws/binary.js';
+import { ViewerCount } from '../server/admission.js';
 
 export interface Server {
   readonly port: number;
@@ -41,7 +41,7 @@ export interface StartOptions {
 /** Drivers whose native binding may live in only one thread per process. */
 const ONE_PER_PROCESS = new Set(['opencv']);
 
-export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export const VERSION: string = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 function driverOptions(c: CameraConfig): DriverOptions {
   const { source, fps, width, height, quality, rotate, flip, encoders } = c;

@@ -4,13 +4,13 @@
  */
 
 import type { HttpRequest, HttpResponse, us_listen_socket } from '@trufflesuite/uws-js-unofficial';
-import { STREAM_PREAMBLE } from '../multipart.js';
+import { STREAM_PREAMBLE } from '../../stream/multipart.js';
 import { guardDescriptorHeadroom } from './fd-headroom.js';
-import type { FrontEnd, FrontEndOptions } from './front-end.js';
-import { Router, statusLine, type PlainResponse } from './router.js';
-import { loadUws } from './uws-binary.js';
-import { UwsStreamTransport } from './uws-stream.js';
-import { Viewer } from './viewer.js';
+import type { FrontEnd, FrontEndOptions } from '../front-end.js';
+import { Router, statusLine, type PlainResponse } from '../router.js';
+import { loadUws } from './binary.js';
+import { UwsStreamTransport } from './stream-transport.js';
+import { Viewer } from '../../stream/viewer.js';
 
 function writePlain(res: HttpResponse, r: PlainResponse, head: boolean): void {
   res.writeStatus(statusLine(r.status));

@@ -31,7 +31,7 @@
  * to `onDrop` and counted in `stats`.
  */
 
-import { isCompleteJpeg } from './jpeg.js';
+import { isCompleteJpeg } from '../../core/jpeg.js';
 import { JpegStreamSplitter } from './jpeg-splitter.js';
 
 /** Part headers, names lower-cased. */

@@ -5,7 +5,7 @@
  */
 
 import { FrameFeed } from './frame-feed.js';
-import { FrameRing, type CaptureStateName } from './ring.js';
+import { FrameRing, type CaptureStateName } from '../core/ring.js';
 
 export interface CameraError {
   message: string;

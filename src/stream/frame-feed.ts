@@ -12,7 +12,7 @@
  */
 
 import { allocatePart, partJpeg, type Part } from './multipart.js';
-import type { FrameRing } from './ring.js';
+import type { FrameRing } from '../core/ring.js';
 
 /** A frame as served: one part buffer shared by every viewer. */
 export interface Frame {
