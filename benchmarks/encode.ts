@@ -281,7 +281,7 @@ async function main(): Promise<void> {
     '',
     `encode benchmark: ${machine.cpu}, ${machine.cores} cores, Node.js ${machine.node}, sharp ${machine.sharp} (libvips ${machine.vips}), ${WIDTH}x${HEIGHT} q${QUALITY}, ${SECONDS} s per run`,
     '',
-    'run          job        encoders    fps   dropped   CPU cores   CPU ms/frame   JPEG KB   others\' CPU   latency p50/p95/max ms',
+    "run          job        encoders    fps   dropped   CPU cores   CPU ms/frame   JPEG KB   others' CPU   latency p50/p95/max ms",
   ];
   for (const r of results) {
     const name = r.bench === 'paced' ? `paced ${r.targetFps}` : 'unthrottled';

@@ -125,10 +125,20 @@ function encode(resolution: Resolution, q: number, dir: string): number {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const args = [
-    '-hide_banner', '-loglevel', 'error', '-nostdin',
-    '-f', 'lavfi', '-i', `testsrc2=size=${resolution.width}x${resolution.height}:rate=${RATE}`,
-    '-frames:v', String(FRAME_COUNT),
-    '-pix_fmt', 'yuvj420p', '-q:v', String(q),
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-nostdin',
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc2=size=${resolution.width}x${resolution.height}:rate=${RATE}`,
+    '-frames:v',
+    String(FRAME_COUNT),
+    '-pix_fmt',
+    'yuvj420p',
+    '-q:v',
+    String(q),
     join(dir, 'frame-%03d.jpg'),
   ];
   const r = spawnSync('ffmpeg', args, { encoding: 'utf8', timeout: FFMPEG_TIMEOUT_MS, killSignal: 'SIGKILL' });

@@ -62,21 +62,33 @@ export function loadgenBudgetMs(o: Pick<LoadgenOptions, 'clients' | 'warmup' | '
 /** Runs loadgen to completion; throws when it prints no result line. */
 export async function runLoadgen(o: LoadgenOptions): Promise<LoadgenRun> {
   const args = [
-    '--url', `http://127.0.0.1:${o.port}/video_feed`,
-    '--clients', String(o.clients),
-    '--warmup', String(o.warmup),
-    '--duration', String(o.duration),
-    '--connect-rate', String(CONNECT_RATE),
-    '--connect-timeout', String(CONNECT_TIMEOUT),
-    '--server-pid', String(o.serverPid),
+    '--url',
+    `http://127.0.0.1:${o.port}/video_feed`,
+    '--clients',
+    String(o.clients),
+    '--warmup',
+    String(o.warmup),
+    '--duration',
+    String(o.duration),
+    '--connect-rate',
+    String(CONNECT_RATE),
+    '--connect-timeout',
+    String(CONNECT_TIMEOUT),
+    '--server-pid',
+    String(o.serverPid),
   ];
   const child = spawnBounded(LOADGEN, args, loadgenBudgetMs(o));
   try {
     const exit = await child.exited;
-    const lines = child.stdout().split('\n').filter((l) => l.trim().length > 0);
+    const lines = child
+      .stdout()
+      .split('\n')
+      .filter((l) => l.trim().length > 0);
     const last = lines.at(-1);
     if (lines.length !== 1 || !last) {
-      throw new Error(`loadgen exited with ${exit.status ?? exit.signal} and printed ${lines.length} lines, not one:\n${child.stdout()}\n${child.stderr()}`);
+      throw new Error(
+        `loadgen exited with ${exit.status ?? exit.signal} and printed ${lines.length} lines, not one:\n${child.stdout()}\n${child.stderr()}`,
+      );
     }
     const result = JSON.parse(last) as LoadgenResult;
     if (result.tool !== 'loadgen' || result.schema !== 1) throw new Error(`unexpected loadgen output (schema ${result.schema}): ${last}`);

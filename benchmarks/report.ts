@@ -27,7 +27,8 @@ export interface ReportContext {
   frames: string[];
 }
 
-const num = (v: number | null | undefined, decimals: number): string => (v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(decimals));
+const num = (v: number | null | undefined, decimals: number): string =>
+  v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(decimals);
 
 /** CPU figures: enough digits to tell a small number from zero. */
 const cpu = (v: number | null | undefined): string => {
@@ -40,12 +41,35 @@ const cpu = (v: number | null | undefined): string => {
 /** The table of results, in Markdown. */
 export function resultsTable(results: readonly RunResult[]): string {
   const head = [
-    'server', 'frames', 'clients', 'fps min / p50', 'CPU, % of a core', 'per client', '× floor',
-    'peak RSS, MB', 'latency p50 / p99, ms', 'loadgen CPU, %', 'other CPU, %', 'attempts',
+    'server',
+    'frames',
+    'clients',
+    'fps min / p50',
+    'CPU, % of a core',
+    'per client',
+    '× floor',
+    'peak RSS, MB',
+    'latency p50 / p99, ms',
+    'loadgen CPU, %',
+    'other CPU, %',
+    'attempts',
   ];
   const rows = results.map((r) => {
     if (r.error && r.cpu_pct === null) {
-      return [r.server, r.resolution, String(r.clients), `failed: ${r.error.split('\n')[0]}`, '', '', '', '', '', '', '', String(r.attempts)];
+      return [
+        r.server,
+        r.resolution,
+        String(r.clients),
+        `failed: ${r.error.split('\n')[0]}`,
+        '',
+        '',
+        '',
+        '',
+        '',
+        '',
+        '',
+        String(r.attempts),
+      ];
     }
     const lost = r.failed + r.dropped > 0 ? ` (${r.connected - r.dropped} streamed)` : '';
     return [
@@ -89,7 +113,11 @@ export function checkTargets(results: readonly RunResult[]): TargetCheck[] {
     // "30 fps p50": the median client got every frame of the window, give or take one
     fpsOk.push(u && u.fps_p50 !== null && u.fps_min !== null ? u.fps_p50 >= 29.9 && u.fps_min >= 29.5 && u.failed + u.dropped === 0 : null);
   }
-  checks.push({ target: 'framering-uws at 500 / 1000 / 2000 clients: 30 fps p50 (≥ 29.9), min ≥ 29.5', measured: `p50 / min: ${fpsParts.join('; ')}`, holds: all(fpsOk) });
+  checks.push({
+    target: 'framering-uws at 500 / 1000 / 2000 clients: 30 fps p50 (≥ 29.9), min ≥ 29.5',
+    measured: `p50 / min: ${fpsParts.join('; ')}`,
+    holds: all(fpsOk),
+  });
 
   const ratioParts: string[] = [];
   const ratioOk: (boolean | null)[] = [];
@@ -99,7 +127,11 @@ export function checkTargets(results: readonly RunResult[]): TargetCheck[] {
     ratioParts.push(`${n}: ${u && f ? `${cpu(u.cpu_pct)} % vs ${cpu(f.cpu_pct)} % = ${num(u.cpu_vs_floor, 2)}×` : 'not run'}`);
     ratioOk.push(u && u.cpu_vs_floor !== null ? u.cpu_vs_floor <= 1.25 : null);
   }
-  checks.push({ target: 'framering-uws CPU ≤ 1.25× the floor’s at 500 and 2000 clients', measured: ratioParts.join('; '), holds: all(ratioOk) });
+  checks.push({
+    target: 'framering-uws CPU ≤ 1.25× the floor’s at 500 and 2000 clients',
+    measured: ratioParts.join('; '),
+    holds: all(ratioOk),
+  });
 
   {
     const u = find('framering-uws', 500);
@@ -130,7 +162,8 @@ export function checkTargets(results: readonly RunResult[]): TargetCheck[] {
     const f = find('floor', 500);
     checks.push({
       target: 'framering-uws latency p99 ≤ 1.25× the floor’s at 500 clients',
-      measured: u && f ? `${num(u.latency_p99_ms, 2)} ms vs ${num(f.latency_p99_ms, 2)} ms = ${num(u.latency_p99_vs_floor, 2)}×` : 'not run',
+      measured:
+        u && f ? `${num(u.latency_p99_ms, 2)} ms vs ${num(f.latency_p99_ms, 2)} ms = ${num(u.latency_p99_vs_floor, 2)}×` : 'not run',
       holds: u && u.latency_p99_vs_floor !== null ? u.latency_p99_vs_floor <= 1.25 : null,
     });
   }
@@ -148,9 +181,15 @@ export function markdownReport(results: readonly RunResult[], ctx: ReportContext
   const notes: string[] = [];
   for (const r of results) {
     if (r.retried_for.length) notes.push(`${r.server}, ${r.resolution}, ${r.clients} clients: repeated (${r.retried_for.join('; ')}).`);
-    if (r.spoiled) notes.push(`${r.server}, ${r.resolution}, ${r.clients} clients: other processes used ${cpu(r.other_cpu_pct)} % of a core during the kept attempt, over the ${ctx.maxOtherPct} % limit (retries exhausted).`);
+    if (r.spoiled)
+      notes.push(
+        `${r.server}, ${r.resolution}, ${r.clients} clients: other processes used ${cpu(r.other_cpu_pct)} % of a core during the kept attempt, over the ${ctx.maxOtherPct} % limit (retries exhausted).`,
+      );
     if (r.error) notes.push(`${r.server}, ${r.resolution}, ${r.clients} clients: ${r.error.split('\n')[0]}`);
-    if (r.failed + r.dropped > 0) notes.push(`${r.server}, ${r.resolution}, ${r.clients} clients: ${r.failed} clients failed to connect and ${r.dropped} lost their stream.`);
+    if (r.failed + r.dropped > 0)
+      notes.push(
+        `${r.server}, ${r.resolution}, ${r.clients} clients: ${r.failed} clients failed to connect and ${r.dropped} lost their stream.`,
+      );
   }
   for (const s of ctx.skipped) notes.push(`Not run: ${s}.`);
   return `# framering benchmark results
@@ -185,7 +224,12 @@ ${notes.length ? `\n## Notes\n\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''
 export async function cpuChartSvg(results: readonly RunResult[], subtitle: string): Promise<string> {
   const values = results
     .filter((r) => r.cpu_pct !== null && r.cpu_pct > 0)
-    .map((r) => ({ server: r.server, frames: `${r.resolution} (${Math.round(r.frame_bytes / 1000)} KB)`, clients: r.clients, cpu: r.cpu_pct! }));
+    .map((r) => ({
+      server: r.server,
+      frames: `${r.resolution} (${Math.round(r.frame_bytes / 1000)} KB)`,
+      clients: r.clients,
+      cpu: r.cpu_pct!,
+    }));
   const clients = [...new Set(values.map((v) => v.clients))].sort((a, b) => a - b);
   const cpus = values.map((v) => v.cpu);
   // 1-2-5 ticks over the data: a log axis left to itself labels too few or too many
@@ -193,7 +237,14 @@ export async function cpuChartSvg(results: readonly RunResult[], subtitle: strin
     (t) => cpus.length > 0 && t >= Math.min(...cpus) / 2 && t <= Math.max(...cpus) * 2,
   );
   // the smaller frames solid, the larger dashed, whatever their names sort to
-  const frameSets = [...new Set(results.slice().sort((a, b) => a.frame_bytes - b.frame_bytes).map((r) => `${r.resolution} (${Math.round(r.frame_bytes / 1000)} KB)`))];
+  const frameSets = [
+    ...new Set(
+      results
+        .slice()
+        .sort((a, b) => a.frame_bytes - b.frame_bytes)
+        .map((r) => `${r.resolution} (${Math.round(r.frame_bytes / 1000)} KB)`),
+    ),
+  ];
   const dashes = frameSets.map((f, i) => `${['solid', 'dashed', 'dotted'][i] ?? 'dotted'}: ${f} frames`).join(', ');
   const spec: TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
@@ -218,7 +269,19 @@ export async function cpuChartSvg(results: readonly RunResult[], subtitle: strin
       },
       color: { field: 'server', type: 'nominal', sort: [...SERVER_NAMES], title: 'server' },
       // no legend for the dashes: the subtitle says which frames are which
-      strokeDash: { field: 'frames', type: 'nominal', scale: { domain: frameSets, range: [[1, 0], [6, 4], [2, 2]] }, legend: null },
+      strokeDash: {
+        field: 'frames',
+        type: 'nominal',
+        scale: {
+          domain: frameSets,
+          range: [
+            [1, 0],
+            [6, 4],
+            [2, 2],
+          ],
+        },
+        legend: null,
+      },
       tooltip: [{ field: 'server' }, { field: 'frames' }, { field: 'clients' }, { field: 'cpu' }],
     },
   };

@@ -125,13 +125,17 @@ function parseOptions(argv: string[]): Options {
   const list = (name: string): string[] | undefined => {
     const raw = values[name];
     if (typeof raw !== 'string') return undefined;
-    const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+    const items = raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     if (!items.length) usageError(`--${name}: expected a comma-separated list`);
     return items;
   };
 
   const serverNames = list('servers') ?? [...SERVER_NAMES];
-  for (const s of serverNames) if (!(SERVER_NAMES as readonly string[]).includes(s)) usageError(`--servers: unknown server ${s} (known: ${SERVER_NAMES.join(', ')})`);
+  for (const s of serverNames)
+    if (!(SERVER_NAMES as readonly string[]).includes(s)) usageError(`--servers: unknown server ${s} (known: ${SERVER_NAMES.join(', ')})`);
   const resolutionNames = list('resolutions') ?? (quick ? ['640x480'] : RESOLUTIONS.map((r) => r.name));
   const resolutions = resolutionNames.map((n) => {
     try {
@@ -236,7 +240,8 @@ async function measure(o: Options, spec: ServerSpec, frames: FrameSet, clients: 
   const cpu = s?.cpu_pct ?? null;
   const windowS = r?.window_s ?? null;
   const other = r ? otherCpu(r) : null;
-  const ratio = (x: number | null | undefined, y: number | null | undefined): number | null => (x != null && y != null && y > 0 ? round(x / y, 3) : null);
+  const ratio = (x: number | null | undefined, y: number | null | undefined): number | null =>
+    x != null && y != null && y > 0 ? round(x / y, 3) : null;
   let error = a.error ?? null;
   if (!error && r && r.failed + r.dropped > 0) error = `${r.failed} failed, ${r.dropped} dropped; first error: ${r.first_error ?? 'none'}`;
   return {
@@ -313,7 +318,9 @@ async function main(): Promise<void> {
   }
   const cap = (spec: ServerSpec): number => (spec.name === 'flask-gevent' ? o.flaskMax : (spec.maxClients ?? Infinity));
   for (const spec of servers) {
-    const over = o.resolutions.flatMap((res) => (o.clients ?? DEFAULT_CLIENTS[res.name] ?? []).filter((c) => c > cap(spec)).map((c) => `${res.name} ${c}`));
+    const over = o.resolutions.flatMap((res) =>
+      (o.clients ?? DEFAULT_CLIENTS[res.name] ?? []).filter((c) => c > cap(spec)).map((c) => `${res.name} ${c}`),
+    );
     if (over.length) skipped.push(`${spec.name} above ${cap(spec)} clients (${over.join(', ')}): ${spec.capReason ?? 'capped'}`);
     if (spec.onlyClients) skipped.push(`${spec.name} runs only at ${spec.onlyClients.join(', ')} clients: ${spec.onlyReason ?? ''}`);
   }
@@ -322,7 +329,9 @@ async function main(): Promise<void> {
   const frameNotes: string[] = [];
   for (const res of o.resolutions) {
     const frames = ensureFrames(res, o.cache, log);
-    frameNotes.push(`${res.name}: ${frames.count} frames of ffmpeg's testsrc2 pattern, ${(frames.meanBytes / 1000).toFixed(1)} KB each on average (mjpeg q ${frames.q})`);
+    frameNotes.push(
+      `${res.name}: ${frames.count} frames of ffmpeg's testsrc2 pattern, ${(frames.meanBytes / 1000).toFixed(1)} KB each on average (mjpeg q ${frames.q})`,
+    );
     for (const clients of o.clients ?? DEFAULT_CLIENTS[res.name] ?? []) {
       let floor: RunResult | undefined;
       for (const spec of servers) {
@@ -360,9 +369,17 @@ async function main(): Promise<void> {
       frames: frameNotes,
     }),
   );
-  writeFileSync(resolve(o.out, 'cpu-vs-clients.svg'), await cpuChartSvg(results, `${machine.cpu_model}, ${machine.cores} cores, Node.js ${machine.node}; server and load generator on the same cores, over loopback`));
+  writeFileSync(
+    resolve(o.out, 'cpu-vs-clients.svg'),
+    await cpuChartSvg(
+      results,
+      `${machine.cpu_model}, ${machine.cores} cores, Node.js ${machine.node}; server and load generator on the same cores, over loopback`,
+    ),
+  );
   process.stderr.write(`\n${resultsTable(results)}\n\n`);
-  log(`${results.length} runs in ${((Date.now() - started) / 60_000).toFixed(1)} min; wrote results.jsonl, results.md and cpu-vs-clients.svg to ${o.out}`);
+  log(
+    `${results.length} runs in ${((Date.now() - started) / 60_000).toFixed(1)} min; wrote results.jsonl, results.md and cpu-vs-clients.svg to ${o.out}`,
+  );
 }
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -50,14 +50,33 @@ const framering = (name: ServerName, http: 'uws' | 'node', banner: string, threa
   unavailable: () => (existsSync(CLI) ? undefined : `${CLI} is missing (npm run build)`),
   command: (dir, fps) => ({
     file: process.execPath,
-    args: [CLI, '--camera', 'files', '--source', dir, '--fps', String(fps), '--host', '127.0.0.1', '--port', '0', '--http', http, '--http-threads', String(threads), '--log-level', 'info'],
+    args: [
+      CLI,
+      '--camera',
+      'files',
+      '--source',
+      dir,
+      '--fps',
+      String(fps),
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--http',
+      http,
+      '--http-threads',
+      String(threads),
+      '--log-level',
+      'info',
+    ],
   }),
   port: (_stdout, stderr) => {
     const m = /(\S+) front end listening on http:\/\/127\.0\.0\.1:(\d+)\//.exec(stderr);
     if (!m) return undefined;
     // framering falls back to node:http, with a warning, where uWebSockets.js cannot load:
     // never report that as a uWS measurement.
-    if (!stderr.includes(`${banner} front end listening`)) throw new Error(`${name} started the ${m[1]} front end, not ${banner}:\n${stderr}`);
+    if (!stderr.includes(`${banner} front end listening`))
+      throw new Error(`${name} started the ${m[1]} front end, not ${banner}:\n${stderr}`);
     if (threads > 1 && !stderr.includes(`serving HTTP from ${threads} threads`)) return undefined; // not all threads listen yet
     return Number(m[2]);
   },
@@ -73,7 +92,10 @@ export const SERVERS: Readonly<Record<ServerName, ServerSpec>> = Object.freeze({
     name: 'floor',
     description: 'C floor server (native-bench/floor.c): epoll, frames in memory, one writev per client per frame',
     unavailable: () => (existsSync(`${NATIVE_BUILD}/floor`) ? undefined : `${NATIVE_BUILD}/floor is missing (make -C native-bench)`),
-    command: (dir, fps) => ({ file: `${NATIVE_BUILD}/floor`, args: ['--frames', dir, '--fps', String(fps), '--host', '127.0.0.1', '--port', '0'] }),
+    command: (dir, fps) => ({
+      file: `${NATIVE_BUILD}/floor`,
+      args: ['--frames', dir, '--fps', String(fps), '--host', '127.0.0.1', '--port', '0'],
+    }),
     port: listeningLine,
   },
   'framering-uws': framering('framering-uws', 'uws', 'uWebSockets.js'),
@@ -93,7 +115,10 @@ export const SERVERS: Readonly<Record<ServerName, ServerSpec>> = Object.freeze({
       const r = spawnSync(PYTHON, ['-c', 'import flask, gevent'], { stdio: 'ignore', timeout: 20_000 });
       return r.status === 0 ? undefined : `${PYTHON} cannot import flask and gevent (apt-get install python3-flask python3-gevent)`;
     },
-    command: (dir, fps) => ({ file: PYTHON, args: [FLASK_APP, '--frames', dir, '--fps', String(fps), '--host', '127.0.0.1', '--port', '0'] }),
+    command: (dir, fps) => ({
+      file: PYTHON,
+      args: [FLASK_APP, '--frames', dir, '--fps', String(fps), '--host', '127.0.0.1', '--port', '0'],
+    }),
     port: listeningLine,
   },
 });
@@ -116,7 +141,10 @@ export async function startServer(spec: ServerSpec, framesDir: string, fps: numb
   const child = spawnBounded(file, args, lifetimeMs, env);
   try {
     const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${spec.name} did not listen within ${START_TIMEOUT_MS / 1000} s:\n${child.stderr()}`)), START_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => reject(new Error(`${spec.name} did not listen within ${START_TIMEOUT_MS / 1000} s:\n${child.stderr()}`)),
+        START_TIMEOUT_MS,
+      );
       const check = (): void => {
         try {
           const p = spec.port(child.stdout(), child.stderr());

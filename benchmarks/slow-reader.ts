@@ -112,7 +112,8 @@ class PartParser {
           this.partHeaders = parseHeaderLines(this.buf.subarray(0, end).toString('latin1').split('\r\n'), 'part');
           this.buf = this.buf.subarray(end + HEAD_END.length);
           const cl = this.partHeaders['content-length'];
-          if (cl === undefined || !/^[0-9]+$/.test(cl)) throw new ProtocolError(`part Content-Length ${JSON.stringify(cl)} is missing or not a number`);
+          if (cl === undefined || !/^[0-9]+$/.test(cl))
+            throw new ProtocolError(`part Content-Length ${JSON.stringify(cl)} is missing or not a number`);
           this.partLength = Number(cl);
           if (this.partLength > MAX_PART_BYTES) throw new ProtocolError(`part Content-Length ${cl} is over ${MAX_PART_BYTES}`);
           this.state = 'body';
@@ -122,7 +123,9 @@ class PartParser {
           const need = this.partLength + this.delimiter.length;
           if (this.buf.length < need) return;
           if (!this.buf.subarray(this.partLength, need).equals(this.delimiter)) {
-            throw new ProtocolError(`a part of Content-Length ${this.partLength} is not followed by the delimiter: a torn or mis-sized frame`);
+            throw new ProtocolError(
+              `a part of Content-Length ${this.partLength} is not followed by the delimiter: a torn or mis-sized frame`,
+            );
           }
           // Own copy: `buf` may be a view of a larger concatenation kept for the next part.
           const body = Buffer.from(this.buf.subarray(0, this.partLength));
@@ -256,7 +259,9 @@ export class SlowReader {
       clearTimeout(this.resumeTimer);
       this.headWaiter?.(new Error(`the connection closed before the response head (${this.describe()})`));
     });
-    this.socket.write(`GET ${options.path ?? '/video_feed'} HTTP/1.1\r\nHost: ${host}:${options.port}\r\nUser-Agent: framering-slow-reader\r\nAccept: */*\r\n\r\n`);
+    this.socket.write(
+      `GET ${options.path ?? '/video_feed'} HTTP/1.1\r\nHost: ${host}:${options.port}\r\nUser-Agent: framering-slow-reader\r\nAccept: */*\r\n\r\n`,
+    );
   }
 
   /** Connects, sends the request and resolves once a 200 multipart response head has arrived. */
@@ -316,9 +321,12 @@ export class SlowReader {
     if (this.tokens > 0) return true;
     // Pay the debt, then read again: the socket stays paused meanwhile.
     clearTimeout(this.resumeTimer);
-    this.resumeTimer = setTimeout(() => {
-      if (!this.closed) this.socket.resume();
-    }, Math.ceil(-this.tokens / this.rate) + 1);
+    this.resumeTimer = setTimeout(
+      () => {
+        if (!this.closed) this.socket.resume();
+      },
+      Math.ceil(-this.tokens / this.rate) + 1,
+    );
     return false;
   }
 

@@ -75,7 +75,6 @@ const HELP = `usage: node dist/benchmarks/soak.js [options]
                         made with ffmpeg on first use; the emulated camera's images without ffmpeg)
 `;
 
-
 interface Options {
   duration: number; // s
   viewers: number;
@@ -203,16 +202,19 @@ const USER_HZ = 100; // /proc/stat's unit on Linux, whatever the kernel's HZ
 /** GET `path` on its own connection; resolves with the body, rejects on a non-200 or timeout. */
 function getText(port: number, path: string): Promise<string> {
   return new Promise((resolvePromise, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, agent: false, headers: { Connection: 'close' }, timeout: HTTP_TIMEOUT_MS }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const body = Buffer.concat(chunks).toString('utf8');
-        if (res.statusCode === 200) resolvePromise(body);
-        else reject(new Error(`GET ${path}: ${res.statusCode} ${body.slice(0, 200)}`));
-      });
-      res.on('error', reject);
-    });
+    const req = request(
+      { host: '127.0.0.1', port, path, agent: false, headers: { Connection: 'close' }, timeout: HTTP_TIMEOUT_MS },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const body = Buffer.concat(chunks).toString('utf8');
+          if (res.statusCode === 200) resolvePromise(body);
+          else reject(new Error(`GET ${path}: ${res.statusCode} ${body.slice(0, 200)}`));
+        });
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`GET ${path}: no answer within ${HTTP_TIMEOUT_MS} ms`)));
     req.on('error', reject);
     req.end();
@@ -445,13 +447,38 @@ interface SoakSample {
 }
 
 const CSV_COLUMNS: readonly (keyof SoakSample)[] = [
-  'elapsed_s', 'server_alive', 'rss_mb', 'heap_used_mb', 'external_mb', 'cpu_pct', 'fds', 'threads', 'clients', 'loadgen_clients',
-  'viewer_fps_p50', 'viewer_fps_min', 'frames_sent_per_s', 'slow_disconnects', 'churn_ok', 'churn_failed',
-  'slow_frames', 'loadgen_cpu_pct', 'soak_cpu_pct', 'machine_busy_pct', 'other_cpu_pct',
+  'elapsed_s',
+  'server_alive',
+  'rss_mb',
+  'heap_used_mb',
+  'external_mb',
+  'cpu_pct',
+  'fds',
+  'threads',
+  'clients',
+  'loadgen_clients',
+  'viewer_fps_p50',
+  'viewer_fps_min',
+  'frames_sent_per_s',
+  'slow_disconnects',
+  'churn_ok',
+  'churn_failed',
+  'slow_frames',
+  'loadgen_cpu_pct',
+  'soak_cpu_pct',
+  'machine_busy_pct',
+  'other_cpu_pct',
 ];
 
 class Sampler {
-  private last: { at: number; serverNs: number | null; loadgenNs: number | null; ownUs: number; busyTicks: number; framesSent: number | null };
+  private last: {
+    at: number;
+    serverNs: number | null;
+    loadgenNs: number | null;
+    ownUs: number;
+    busyTicks: number;
+    framesSent: number | null;
+  };
   readonly rows: SoakSample[] = [];
 
   constructor(
@@ -483,7 +510,10 @@ class Sampler {
   async sample(): Promise<SoakSample> {
     const pid = this.server.child.pid;
     const [status, metrics] = await Promise.all([
-      getText(this.server.port, '/status').then((t) => JSON.parse(t) as StatusDoc, (e: Error) => (log(`sample: ${e.message}`), null)),
+      getText(this.server.port, '/status').then(
+        (t) => JSON.parse(t) as StatusDoc,
+        (e: Error) => (log(`sample: ${e.message}`), null),
+      ),
       getText(this.server.port, '/metrics').catch((e: Error) => (log(`sample: ${e.message}`), null)),
     ]);
     const proc = procFigures(pid);
@@ -494,13 +524,18 @@ class Sampler {
     const seconds = (now.at - prev.at) / 1000;
     // Rates need an interval: the first sample, taken as the server starts, has none.
     const timed = seconds >= 0.5;
-    const pct = (ns: number | null, ns0: number | null): number | null => (ns !== null && ns0 !== null && timed ? round(((ns - ns0) / 1e9 / seconds) * 100, 2) : null);
+    const pct = (ns: number | null, ns0: number | null): number | null =>
+      ns !== null && ns0 !== null && timed ? round(((ns - ns0) / 1e9 / seconds) * 100, 2) : null;
     const mb = (bytes: number | null): number | null => (bytes === null ? null : round(bytes / 2 ** 20, 1));
     const cpu = pct(now.serverNs, prev.serverNs);
     const loadgenCpu = pct(now.loadgenNs, prev.loadgenNs);
     const ownCpu = timed ? round(((now.ownUs - prev.ownUs) / 1e6 / seconds) * 100, 2) : null;
     const busy = timed ? round(((now.busyTicks - prev.busyTicks) / USER_HZ / seconds) * 100, 1) : null;
-    const fps = status?.clients.filter((c) => c.path === '/video_feed').map((c) => c.deliveredFps).sort((a, b) => a - b) ?? null;
+    const fps =
+      status?.clients
+        .filter((c) => c.path === '/video_feed')
+        .map((c) => c.deliveredFps)
+        .sort((a, b) => a - b) ?? null;
     const slowFrames = this.slow?.totals().frames ?? 0;
     const alive = this.server.child.process.exitCode === null && this.server.child.process.signalCode === null && proc !== null;
     const row: SoakSample = {
@@ -516,7 +551,8 @@ class Sampler {
       loadgen_clients: fps?.length ?? null,
       viewer_fps_p50: fps && fps.length ? fps[Math.floor((fps.length - 1) / 2)]! : null,
       viewer_fps_min: fps && fps.length ? fps[0]! : null,
-      frames_sent_per_s: framesSent !== null && prev.framesSent !== null && timed ? round((framesSent - prev.framesSent) / seconds, 1) : null,
+      frames_sent_per_s:
+        framesSent !== null && prev.framesSent !== null && timed ? round((framesSent - prev.framesSent) / seconds, 1) : null,
       slow_disconnects: status?.slowClientsDisconnected ?? null,
       churn_ok: this.churn?.stats.ok ?? 0,
       churn_failed: this.churn?.stats.failed ?? 0,
@@ -668,12 +704,39 @@ Files: soak.csv (one row per sample, from the start), soak.svg (the chart), soak
 /** Three panels over time: RSS; descriptors and threads; CPU. */
 async function soakChartSvg(rows: readonly SoakSample[], durationS: number, subtitle: string): Promise<string> {
   const panels = [
-    { name: 'rss', title: 'MB', series: [['server RSS', 'rss_mb'], ['V8 heap used', 'heap_used_mb'], ['external (Buffers)', 'external_mb']] },
-    { name: 'fds', title: 'count', series: [['open descriptors', 'fds'], ['threads', 'threads']] },
-    { name: 'cpu', title: 'CPU, % of one core', series: [['server', 'cpu_pct'], ['loadgen', 'loadgen_cpu_pct'], ['other processes', 'other_cpu_pct']] },
+    {
+      name: 'rss',
+      title: 'MB',
+      series: [
+        ['server RSS', 'rss_mb'],
+        ['V8 heap used', 'heap_used_mb'],
+        ['external (Buffers)', 'external_mb'],
+      ],
+    },
+    {
+      name: 'fds',
+      title: 'count',
+      series: [
+        ['open descriptors', 'fds'],
+        ['threads', 'threads'],
+      ],
+    },
+    {
+      name: 'cpu',
+      title: 'CPU, % of one core',
+      series: [
+        ['server', 'cpu_pct'],
+        ['loadgen', 'loadgen_cpu_pct'],
+        ['other processes', 'other_cpu_pct'],
+      ],
+    },
   ] as const;
   const values = rows.flatMap((r) =>
-    panels.flatMap((p) => p.series.filter(([, key]) => r[key] !== null).map(([series, key]) => ({ t: r.elapsed_s, panel: p.name, series, v: r[key] as number }))),
+    panels.flatMap((p) =>
+      p.series
+        .filter(([, key]) => r[key] !== null)
+        .map(([series, key]) => ({ t: r.elapsed_s, panel: p.name, series, v: r[key] as number })),
+    ),
   );
   const tMax = Math.max(durationS, ...rows.map((r) => r.elapsed_s));
   const spec: TopLevelSpec = {
@@ -689,7 +752,13 @@ async function soakChartSvg(rows: readonly SoakSample[], durationS: number, subt
       encoding: {
         x: { field: 't', type: 'quantitative', title: 'seconds since the server started', scale: { domain: [0, tMax], nice: false } },
         y: { field: 'v', type: 'quantitative', title: p.title, scale: { zero: true } },
-        color: { field: 'series', type: 'nominal', title: null, scale: { domain: p.series.map(([series]) => series) }, legend: { orient: 'right', labelLimit: 240 } },
+        color: {
+          field: 'series',
+          type: 'nominal',
+          title: null,
+          scale: { domain: p.series.map(([series]) => series) },
+          legend: { orient: 'right', labelLimit: 240 },
+        },
         tooltip: [{ field: 't' }, { field: 'series' }, { field: 'v' }],
       },
     })),
@@ -718,22 +787,38 @@ interface LoadgenOutcome {
  */
 function startLoadgen(port: number, clients: number, window: number, serverPid: number): { child: Child; result: Promise<LoadgenOutcome> } {
   const args = [
-    '--url', `http://127.0.0.1:${port}/video_feed`,
-    '--clients', String(clients),
-    '--warmup', String(WARMUP_S),
-    '--duration', String(window),
-    '--connect-rate', '1',
-    '--connect-timeout', '10',
-    '--server-pid', String(serverPid),
+    '--url',
+    `http://127.0.0.1:${port}/video_feed`,
+    '--clients',
+    String(clients),
+    '--warmup',
+    String(WARMUP_S),
+    '--duration',
+    String(window),
+    '--connect-rate',
+    '1',
+    '--connect-timeout',
+    '10',
+    '--server-pid',
+    String(serverPid),
   ];
   const child = spawnBounded(LOADGEN, args, loadgenBudgetMs({ clients, warmup: WARMUP_S, duration: window }));
   const result = child.exited.then((exit): LoadgenOutcome => {
-    const lines = child.stdout().split('\n').filter((l) => l.trim().length > 0);
+    const lines = child
+      .stdout()
+      .split('\n')
+      .filter((l) => l.trim().length > 0);
     const why = `loadgen exited with ${exit.status ?? exit.signal}`;
-    if (lines.length !== 1) return { status: exit.status, result: null, error: `${why} and printed ${lines.length} lines, not one:\n${child.stderr().slice(-2000)}` };
+    if (lines.length !== 1)
+      return {
+        status: exit.status,
+        result: null,
+        error: `${why} and printed ${lines.length} lines, not one:\n${child.stderr().slice(-2000)}`,
+      };
     try {
       const r = JSON.parse(lines[0]!) as LoadgenResult;
-      if (r.tool !== 'loadgen' || r.schema !== 1) return { status: exit.status, result: null, error: `${why}: unexpected output ${lines[0]}` };
+      if (r.tool !== 'loadgen' || r.schema !== 1)
+        return { status: exit.status, result: null, error: `${why}: unexpected output ${lines[0]}` };
       // Status 1 still carries a result: some viewers failed or dropped, which the summary shows.
       return { status: exit.status, result: r, error: exit.status === 0 || exit.status === 1 ? null : why };
     } catch {
@@ -750,7 +835,10 @@ function framesFor(o: Options): { dir: string; note: string } {
   if (o.frames) return { dir: o.frames, note: `the JPEGs of ${o.frames}` };
   try {
     const set = ensureFrames(resolutionByName('640x480'), `${REPO_ROOT}benchmarks/.cache/frames`, log);
-    return { dir: set.dir, note: `${set.count} frames of 640x480 (${(set.meanBytes / 1000).toFixed(1)} KB each on average, the benchmark's set)` };
+    return {
+      dir: set.dir,
+      note: `${set.count} frames of 640x480 (${(set.meanBytes / 1000).toFixed(1)} KB each on average, the benchmark's set)`,
+    };
   } catch (e) {
     log(`cannot make the benchmark's frames (${(e as Error).message}); playing the emulated camera's images`);
     return { dir: `${REPO_ROOT}assets/emulated`, note: "the emulated camera's 3 images (12-14 KB)" };
@@ -782,7 +870,9 @@ async function main(): Promise<void> {
   }, hardDeadlineMs);
 
   const frames = framesFor(o);
-  log(`${machine.cpu_model}, ${machine.cores} cores, Node.js ${machine.node}; ${o.duration} s, ${o.viewers} viewers, churn ${o.churnRate}/s, ${o.slowReaders} slow readers, --http ${o.http}; into ${o.out}`);
+  log(
+    `${machine.cpu_model}, ${machine.cores} cores, Node.js ${machine.node}; ${o.duration} s, ${o.viewers} viewers, churn ${o.churnRate}/s, ${o.slowReaders} slow readers, --http ${o.http}; into ${o.out}`,
+  );
   const server = await startServer(spec, frames.dir, o.fps, hardDeadlineMs);
   const serverCommand = ['node', ...spec.command(frames.dir, o.fps).args]
     .map((a) => (a.startsWith(REPO_ROOT) ? a.slice(REPO_ROOT.length) : a))
@@ -894,7 +984,11 @@ async function main(): Promise<void> {
   writeFileSync(resolve(o.out, 'soak.json'), `${JSON.stringify(result, null, 2)}\n`);
   writeFileSync(
     resolve(o.out, 'soak.svg'),
-    await soakChartSvg(sampler.rows, o.duration, `${o.viewers} viewers, churn ${o.churnRate}/s, ${o.slowReaders} slow readers, --http ${o.http}, ${o.duration} s; ${machine.cpu_model}, ${machine.cores} cores`),
+    await soakChartSvg(
+      sampler.rows,
+      o.duration,
+      `${o.viewers} viewers, churn ${o.churnRate}/s, ${o.slowReaders} slow readers, --http ${o.http}, ${o.duration} s; ${machine.cpu_model}, ${machine.cores} cores`,
+    ),
   );
   process.stdout.write(md);
   log(`wrote soak.csv, soak.svg, summary.md and soak.json to ${o.out}`);

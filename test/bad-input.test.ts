@@ -59,7 +59,9 @@ function seededBytes(seed: number, length: number): Buffer {
 
 /** The start of a TLS 1.2 ClientHello record, as a browser sends to an https:// URL. */
 const TLS_CLIENT_HELLO = Buffer.from(
-  '16030100a5010000a10303' + '00'.repeat(32) + '000020c02bc02fc02cc030cca9cca8c009c013c00ac014009c009d002f0035c012000a' +
+  '16030100a5010000a10303' +
+    '00'.repeat(32) +
+    '000020c02bc02fc02cc030cca9cca8c009c013c00ac014009c009d002f0035c012000a' +
     '0100005800000018001600001373657276657230312e6578616d706c652e636f6d',
   'hex',
 );
@@ -130,7 +132,10 @@ function exchange(port: number, request: string | Buffer, windowMs = ANSWER_WIND
 /** True once `x`'s connection closes, false if it is still open after `ms`. */
 async function closesWithin(x: Exchange, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  const closed = await Promise.race([x.whenClosed.then(() => true), new Promise<boolean>((res) => (timer = setTimeout(() => res(false), ms)))]);
+  const closed = await Promise.race([
+    x.whenClosed.then(() => true),
+    new Promise<boolean>((res) => (timer = setTimeout(() => res(false), ms))),
+  ]);
   clearTimeout(timer); // a pending timer would keep the test process alive
   return closed;
 }
@@ -150,7 +155,16 @@ for (const http of FRONT_ENDS) {
 
     before(async () => {
       // A second camera that never delivers keeps a /snapshot pending for its 5 s timeout.
-      server = await startCli(['--http', http, '--fps', '10', '--camera', 'default=emulated', '--camera', `silent=${NEVER_DELIVERS_DRIVER}`]);
+      server = await startCli([
+        '--http',
+        http,
+        '--fps',
+        '10',
+        '--camera',
+        'default=emulated',
+        '--camera',
+        `silent=${NEVER_DELIVERS_DRIVER}`,
+      ]);
       viewer = await MjpegClient.connect({
         port: server.port,
         path: '/video_feed',
@@ -188,7 +202,11 @@ for (const http of FRONT_ENDS) {
     async function run(cases: readonly Case[]): Promise<void> {
       // A case expected to get an answer may wait long for it (a loaded machine); one expected
       // to get none waits ANSWER_WINDOW_MS, and its connection is checked later.
-      const results = await Promise.all(cases.map((c) => exchange(server.port, c.request, outcomes(c.expect, http).every((o) => o === UNANSWERED) ? ANSWER_WINDOW_MS : 10_000)));
+      const results = await Promise.all(
+        cases.map((c) =>
+          exchange(server.port, c.request, outcomes(c.expect, http).every((o) => o === UNANSWERED) ? ANSWER_WINDOW_MS : 10_000),
+        ),
+      );
       const problems: string[] = [];
       for (const [i, c] of cases.entries()) {
         const r = results[i]!;
@@ -227,20 +245,51 @@ for (const http of FRONT_ENDS) {
       await run([
         { name: 'GET and nothing else', request: 'GET\r\n\r\n', expect: { uws: UNANSWERED, node: 400 } },
         { name: 'HTTP/9.9', request: `GET / HTTP/9.9\r\n${CLOSE}\r\n`, expect: { uws: UNANSWERED, node: 400 } },
-        { name: 'HTTP/2.0 as text', request: `GET / HTTP/2.0\r\n${CLOSE}\r\n`, expect: { uws: UNANSWERED, node: 400 }, body: /^unsupported HTTP version "2\.0"\n$/ },
+        {
+          name: 'HTTP/2.0 as text',
+          request: `GET / HTTP/2.0\r\n${CLOSE}\r\n`,
+          expect: { uws: UNANSWERED, node: 400 },
+          body: /^unsupported HTTP version "2\.0"\n$/,
+        },
         // llhttp reads "GET /" as HTTP/0.9; framering answers 400 rather than the page.
-        { name: 'no version', request: `GET /\r\n${CLOSE}\r\n`, expect: { uws: UNANSWERED, node: 400 }, body: /^unsupported HTTP version "0\.9"\n$/ },
+        {
+          name: 'no version',
+          request: `GET /\r\n${CLOSE}\r\n`,
+          expect: { uws: UNANSWERED, node: 400 },
+          body: /^unsupported HTTP version "0\.9"\n$/,
+        },
         { name: 'tabs for spaces', request: `GET\t/status\tHTTP/1.1\r\n${CLOSE}\r\n`, expect: { uws: UNANSWERED, node: 400 } },
         { name: 'NUL in the path', request: `GET /sta\0tus HTTP/1.1\r\n${CLOSE}\r\n`, expect: { uws: UNANSWERED, node: 400 } },
-        { name: 'NUL in a header value', request: `GET /status HTTP/1.1\r\nX-Test: a\0b\r\n${CLOSE}\r\n`, expect: { uws: UNANSWERED, node: 400 } },
-        { name: 'a header line without a colon', request: `GET /status HTTP/1.1\r\nNoColonHere\r\n${CLOSE}\r\n`, expect: { uws: UNANSWERED, node: 400 } },
-        { name: 'bare LF line ends', request: 'GET /status HTTP/1.1\nHost: 127.0.0.1\nConnection: close\n\n', expect: { uws: UNANSWERED, node: 400 } },
-        { name: 'HTTP/1.1 without Host', request: 'GET /status HTTP/1.1\r\nConnection: close\r\n\r\n', expect: { uws: UNANSWERED, node: 400 }, body: /^missing Host header\n$/ },
+        {
+          name: 'NUL in a header value',
+          request: `GET /status HTTP/1.1\r\nX-Test: a\0b\r\n${CLOSE}\r\n`,
+          expect: { uws: UNANSWERED, node: 400 },
+        },
+        {
+          name: 'a header line without a colon',
+          request: `GET /status HTTP/1.1\r\nNoColonHere\r\n${CLOSE}\r\n`,
+          expect: { uws: UNANSWERED, node: 400 },
+        },
+        {
+          name: 'bare LF line ends',
+          request: 'GET /status HTTP/1.1\nHost: 127.0.0.1\nConnection: close\n\n',
+          expect: { uws: UNANSWERED, node: 400 },
+        },
+        {
+          name: 'HTTP/1.1 without Host',
+          request: 'GET /status HTTP/1.1\r\nConnection: close\r\n\r\n',
+          expect: { uws: UNANSWERED, node: 400 },
+          body: /^missing Host header\n$/,
+        },
         { name: 'the HTTP/2 preface', request: 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', expect: { uws: UNANSWERED, node: 400 } },
         // uWS has no URL length limit: the path is simply not found, unless the request arrives
         // in several reads, which overflows its 4 KB reassembly buffer: then it closes the
         // connection. node:http counts the URL as header bytes.
-        { name: 'a 100 KB URL', request: `GET /${'a'.repeat(100_000)} HTTP/1.1\r\n${CLOSE}\r\n`, expect: { uws: [404, UNANSWERED], node: 431 } },
+        {
+          name: 'a 100 KB URL',
+          request: `GET /${'a'.repeat(100_000)} HTTP/1.1\r\n${CLOSE}\r\n`,
+          expect: { uws: [404, UNANSWERED], node: 431 },
+        },
       ]);
     });
 
@@ -249,7 +298,11 @@ for (const http of FRONT_ENDS) {
       await run([
         // uWS has no limit on one header's size; should the 64 KB arrive in several reads, its
         // 4 KB reassembly buffer overflows and it closes the connection instead.
-        { name: 'one 64 KB header', request: `GET /status HTTP/1.1\r\nX-Big: ${'b'.repeat(65_536)}\r\n${CLOSE}\r\n`, expect: { uws: [200, UNANSWERED], node: 431 } },
+        {
+          name: 'one 64 KB header',
+          request: `GET /status HTTP/1.1\r\nX-Big: ${'b'.repeat(65_536)}\r\n${CLOSE}\r\n`,
+          expect: { uws: [200, UNANSWERED], node: 431 },
+        },
         { name: '1,000 headers (41 KB)', request: `GET /status HTTP/1.1\r\n${CLOSE}${many}\r\n`, expect: { uws: UNANSWERED, node: 431 } },
       ]);
     });
@@ -268,7 +321,12 @@ for (const http of FRONT_ENDS) {
     });
 
     test('path traversal and odd paths: 404 naming the path as sent, never a file', async () => {
-      const notFound = (path: string): Case => ({ name: path, request: `GET ${path} HTTP/1.1\r\n${CLOSE}\r\n`, expect: 404, body: new RegExp(`^not found: ${path.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')}\n$`) });
+      const notFound = (path: string): Case => ({
+        name: path,
+        request: `GET ${path} HTTP/1.1\r\n${CLOSE}\r\n`,
+        expect: 404,
+        body: new RegExp(`^not found: ${path.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')}\n$`),
+      });
       await run([
         notFound('/../../etc/passwd'),
         notFound('/%2e%2e/%2e%2e/etc/passwd'),
@@ -283,16 +341,36 @@ for (const http of FRONT_ENDS) {
         notFound('/status%00.jpg'),
         notFound('/package.json'),
         notFound('/dist/src/cli.js'),
-        { name: 'a camera named ../../etc/passwd', request: `GET /cameras/..%2f..%2fetc%2fpasswd/snapshot HTTP/1.1\r\n${CLOSE}\r\n`, expect: 404, body: /^no camera named "\.\.\/\.\.\/etc\/passwd"\n$/ },
-        { name: 'a camera named NUL', request: `GET /cameras/%00/video_feed HTTP/1.1\r\n${CLOSE}\r\n`, expect: 404, body: /^no camera named "\\u0000"\n$/ },
-        { name: 'a camera name with a line break', request: `GET /cameras/a%0d%0aX-Injected:%201/snapshot HTTP/1.1\r\n${CLOSE}\r\n`, expect: 404, body: /^no camera named "a\\r\\nX-Injected: 1"\n$/ },
+        {
+          name: 'a camera named ../../etc/passwd',
+          request: `GET /cameras/..%2f..%2fetc%2fpasswd/snapshot HTTP/1.1\r\n${CLOSE}\r\n`,
+          expect: 404,
+          body: /^no camera named "\.\.\/\.\.\/etc\/passwd"\n$/,
+        },
+        {
+          name: 'a camera named NUL',
+          request: `GET /cameras/%00/video_feed HTTP/1.1\r\n${CLOSE}\r\n`,
+          expect: 404,
+          body: /^no camera named "\\u0000"\n$/,
+        },
+        {
+          name: 'a camera name with a line break',
+          request: `GET /cameras/a%0d%0aX-Injected:%201/snapshot HTTP/1.1\r\n${CLOSE}\r\n`,
+          expect: 404,
+          body: /^no camera named "a\\r\\nX-Injected: 1"\n$/,
+        },
         { name: 'default plus NUL', request: `GET /cameras/default%00/snapshot HTTP/1.1\r\n${CLOSE}\r\n`, expect: 404 },
         { name: 'a malformed escape', request: `GET /cameras/%E0%A4%A/snapshot HTTP/1.1\r\n${CLOSE}\r\n`, expect: 404 },
       ]);
     });
 
     test('invalid ?fps= values: 400 naming fps in one line', async () => {
-      const bad = (query: string, body = /^invalid query parameter fps\b/): Case => ({ name: `?${query}`, request: `GET /video_feed?${query} HTTP/1.1\r\n${CLOSE}\r\n`, expect: 400, body });
+      const bad = (query: string, body = /^invalid query parameter fps\b/): Case => ({
+        name: `?${query}`,
+        request: `GET /video_feed?${query} HTTP/1.1\r\n${CLOSE}\r\n`,
+        expect: 400,
+        body,
+      });
       await run([
         bad('fps=abc'),
         bad('fps=-1'),
@@ -308,7 +386,12 @@ for (const http of FRONT_ENDS) {
         bad('fps=5&fps=6', /^invalid query parameter fps: given 2 times, expected once\n$/),
         bad('fps=abc&fps=5', /given 2 times/),
         bad('fps=5&fps=abc', /given 2 times/),
-        { name: 'a camera route', request: `GET /cameras/default/video_feed?fps=nope HTTP/1.1\r\n${CLOSE}\r\n`, expect: 400, body: /\bfps "nope"/ },
+        {
+          name: 'a camera route',
+          request: `GET /cameras/default/video_feed?fps=nope HTTP/1.1\r\n${CLOSE}\r\n`,
+          expect: 400,
+          body: /\bfps "nope"/,
+        },
       ]);
       // None of them became a viewer: only the one watching all along.
       const status = json<{ clients: unknown[] }>(await fetchOnce(server.port, '/status'));
@@ -318,7 +401,9 @@ for (const http of FRONT_ENDS) {
     test('HTTP/1.0: the page, a snapshot and the stream work on node:http; uWS closes unanswered', async () => {
       const images = await loadEmulatedImages();
       const windowMs = http === 'node' ? 10_000 : ANSWER_WINDOW_MS;
-      const all = await Promise.all(['/', '/snapshot', '/video_feed'].map((path) => exchange(server.port, `GET ${path} HTTP/1.0\r\n\r\n`, windowMs)));
+      const all = await Promise.all(
+        ['/', '/snapshot', '/video_feed'].map((path) => exchange(server.port, `GET ${path} HTTP/1.0\r\n\r\n`, windowMs)),
+      );
       const [page, snap, stream] = all as [Exchange, Exchange, Exchange];
       if (http === 'uws') {
         // uWS 20.30 answers no HTTP/1.0 request (later uWebSockets versions parse 1.0 too); the
@@ -336,7 +421,10 @@ for (const http of FRONT_ENDS) {
         assert.equal(snap.status, 200);
         assert.equal(snap.headers['content-type'], 'image/jpeg');
         assert.equal(Number(snap.headers['content-length']), snap.body.length);
-        assert.ok(images.some((img) => img.equals(snap.body)), 'the snapshot is not one of the emulated images');
+        assert.ok(
+          images.some((img) => img.equals(snap.body)),
+          'the snapshot is not one of the emulated images',
+        );
         assert.ok(await closesWithin(snap, 5000), 'the snapshot was not followed by a close');
 
         // An HTTP/1.0 client cannot read chunked: the stream runs until the connection closes.
@@ -344,7 +432,11 @@ for (const http of FRONT_ENDS) {
         assert.equal(stream.headers['transfer-encoding'], undefined);
         assert.equal(stream.headers['content-type'], 'multipart/x-mixed-replace; boundary=frame');
         const parts = await collectParts(stream, 2);
-        for (const part of parts) assert.ok(images.some((img) => img.equals(part)), 'a streamed part is not one of the emulated images');
+        for (const part of parts)
+          assert.ok(
+            images.some((img) => img.equals(part)),
+            'a streamed part is not one of the emulated images',
+          );
         stream.socket.destroy();
       }
       for (const r of all) if (!lingering.some((l) => l.exchange === r)) r.socket.destroy();
@@ -354,13 +446,37 @@ for (const http of FRONT_ENDS) {
     test('request bodies: a POST is 405 whatever its body; a GET body is skipped, never run as a request', async () => {
       await run([
         { name: 'POST /status with a body', request: `POST /status HTTP/1.1\r\nContent-Length: 5\r\n${CLOSE}\r\nhello`, expect: 405 },
-        { name: 'POST /video_feed with a body', request: `POST /video_feed HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n${CLOSE}\r\n{}`, expect: 405 },
-        { name: 'POST announcing 1 MB, sending 5 bytes', request: `POST /snapshot HTTP/1.1\r\nContent-Length: 1048576\r\n${CLOSE}\r\nhello`, expect: 405 },
-        { name: 'Content-Length -1', request: `POST /status HTTP/1.1\r\nContent-Length: -1\r\n${CLOSE}\r\n`, expect: { uws: UNANSWERED, node: 400 } },
-        { name: 'Content-Length abc', request: `POST /status HTTP/1.1\r\nContent-Length: abc\r\n${CLOSE}\r\n`, expect: { uws: UNANSWERED, node: 400 } },
-        { name: 'Content-Length 2^66', request: `POST /status HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n${CLOSE}\r\n`, expect: { uws: UNANSWERED, node: 400 } },
+        {
+          name: 'POST /video_feed with a body',
+          request: `POST /video_feed HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n${CLOSE}\r\n{}`,
+          expect: 405,
+        },
+        {
+          name: 'POST announcing 1 MB, sending 5 bytes',
+          request: `POST /snapshot HTTP/1.1\r\nContent-Length: 1048576\r\n${CLOSE}\r\nhello`,
+          expect: 405,
+        },
+        {
+          name: 'Content-Length -1',
+          request: `POST /status HTTP/1.1\r\nContent-Length: -1\r\n${CLOSE}\r\n`,
+          expect: { uws: UNANSWERED, node: 400 },
+        },
+        {
+          name: 'Content-Length abc',
+          request: `POST /status HTTP/1.1\r\nContent-Length: abc\r\n${CLOSE}\r\n`,
+          expect: { uws: UNANSWERED, node: 400 },
+        },
+        {
+          name: 'Content-Length 2^66',
+          request: `POST /status HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n${CLOSE}\r\n`,
+          expect: { uws: UNANSWERED, node: 400 },
+        },
         // Both framings at once is the classic request-smuggling shape (RFC 9112 6.3).
-        { name: 'Content-Length and chunked', request: `POST /status HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n${CLOSE}\r\n5\r\nhello\r\n0\r\n\r\n`, expect: { uws: UNANSWERED, node: 400 } },
+        {
+          name: 'Content-Length and chunked',
+          request: `POST /status HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n${CLOSE}\r\n5\r\nhello\r\n0\r\n\r\n`,
+          expect: { uws: UNANSWERED, node: 400 },
+        },
       ]);
       // A GET with a body that is itself a request, then a real request on the same connection:
       // the body is skipped by its framing, and only the real request is answered.
@@ -368,13 +484,20 @@ for (const http of FRONT_ENDS) {
       const next = 'HEAD /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n';
       for (const [framing, request] of [
         ['Content-Length', `GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${inner.length}\r\n\r\n${inner}${next}`],
-        ['chunked', `GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n${inner.length.toString(16)}\r\n${inner}\r\n0\r\n\r\n${next}`],
+        [
+          'chunked',
+          `GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n${inner.length.toString(16)}\r\n${inner}\r\n0\r\n\r\n${next}`,
+        ],
       ] as const) {
         const r = await exchange(server.port, request, 5000);
         await closesWithin(r, 5000);
         const statusLines = r.raw.toString('latin1').match(/HTTP\/1\.1 \d{3}/g);
         r.socket.destroy();
-        assert.deepEqual(statusLines, ['HTTP/1.1 200', 'HTTP/1.1 200'], `GET with a ${framing} body: ${r.raw.toString('latin1').slice(0, 300)}`);
+        assert.deepEqual(
+          statusLines,
+          ['HTTP/1.1 200', 'HTTP/1.1 200'],
+          `GET with a ${framing} body: ${r.raw.toString('latin1').slice(0, 300)}`,
+        );
         assert.doesNotMatch(r.raw.toString('latin1'), /not found: \/nope/);
       }
       await assertHealthy();
@@ -412,16 +535,30 @@ for (const http of FRONT_ENDS) {
     test('garbage bytes: 400, or no answer and the connection closed', async () => {
       await run([
         { name: '4 KB of random bytes', request: seededBytes(6, 4096), expect: { uws: UNANSWERED, node: 400 } },
-        { name: 'random bytes after a good request line', request: Buffer.concat([Buffer.from('GET /status HTTP/1.1\r\n'), seededBytes(7, 512)]), expect: { uws: UNANSWERED, node: 400 } },
+        {
+          name: 'random bytes after a good request line',
+          request: Buffer.concat([Buffer.from('GET /status HTTP/1.1\r\n'), seededBytes(7, 512)]),
+          expect: { uws: UNANSWERED, node: 400 },
+        },
         { name: 'a TLS ClientHello', request: TLS_CLIENT_HELLO, expect: { uws: UNANSWERED, node: 400 } },
         { name: 'an SSH banner', request: 'SSH-2.0-OpenSSH_9.2p1\r\n', expect: { uws: UNANSWERED, node: 400 } },
-        { name: 'all 256 byte values', request: Buffer.from(Array.from({ length: 256 }, (_, i) => i)), expect: { uws: UNANSWERED, node: 400 } },
+        {
+          name: 'all 256 byte values',
+          request: Buffer.from(Array.from({ length: 256 }, (_, i) => i)),
+          expect: { uws: UNANSWERED, node: 400 },
+        },
       ]);
     });
 
-    test('every connection left unanswered is closed by the server within its idle timeout', { timeout: IDLE_CLOSE_DEADLINE_MS + 10_000 }, async () => {
+    test('every connection left unanswered is closed by the server within its idle timeout', {
+      timeout: IDLE_CLOSE_DEADLINE_MS + 10_000,
+    }, async () => {
       // node:http answers everything above; only uWS leaves connections to its idle timeout.
-      if (http === 'node') assert.deepEqual(lingering.map((l) => l.name), []);
+      if (http === 'node')
+        assert.deepEqual(
+          lingering.map((l) => l.name),
+          [],
+        );
       const late: string[] = [];
       await Promise.all(
         lingering.map(async ({ name, exchange: x }) => {

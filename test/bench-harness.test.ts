@@ -56,16 +56,26 @@ describe('benchmark runner', { timeout: 240_000 }, () => {
     const out = join(dir, 'out');
 
     const r = await runner([
-      '--servers', 'floor,framering-uws',
-      '--resolutions', '640x480',
-      '--clients', '2',
-      '--warmup', '0.5',
-      '--duration', '2',
-      '--retries', '0',
-      '--quiet-wait', '0',
-      '--time-limit', '2',
-      '--cache', join(dir, 'frames'),
-      '--out', out,
+      '--servers',
+      'floor,framering-uws',
+      '--resolutions',
+      '640x480',
+      '--clients',
+      '2',
+      '--warmup',
+      '0.5',
+      '--duration',
+      '2',
+      '--retries',
+      '0',
+      '--quiet-wait',
+      '0',
+      '--time-limit',
+      '2',
+      '--cache',
+      join(dir, 'frames'),
+      '--out',
+      out,
     ]);
     assert.equal(r.status, 0, `runner exited with ${r.status} (${r.signal}):\n${r.stderr}`);
 
@@ -75,7 +85,11 @@ describe('benchmark runner', { timeout: 240_000 }, () => {
     assert.equal(fileLines.length, 2, `one line per run:\n${r.stdout}\n${r.stderr}`);
 
     const results = fileLines.map((l) => JSON.parse(l) as Record<string, unknown>);
-    assert.deepEqual(results.map((x) => x.server), ['floor', 'framering-uws'], 'the floor runs first');
+    assert.deepEqual(
+      results.map((x) => x.server),
+      ['floor', 'framering-uws'],
+      'the floor runs first',
+    );
     for (const x of results) {
       assert.equal(x.schema, 1);
       assert.equal(x.resolution, '640x480');
@@ -86,7 +100,16 @@ describe('benchmark runner', { timeout: 240_000 }, () => {
       assert.equal(x.failed, 0);
       assert.equal(x.dropped, 0);
       assert.ok(typeof x.frame_bytes === 'number' && x.frame_bytes > 10_000, `frame_bytes ${String(x.frame_bytes)}`);
-      for (const key of ['fps_min', 'fps_p50', 'cpu_pct', 'cpu_pct_per_client', 'rss_peak_mb', 'latency_p50_ms', 'latency_p99_ms', 'loadgen_cpu_pct']) {
+      for (const key of [
+        'fps_min',
+        'fps_p50',
+        'cpu_pct',
+        'cpu_pct_per_client',
+        'rss_peak_mb',
+        'latency_p50_ms',
+        'latency_p99_ms',
+        'loadgen_cpu_pct',
+      ]) {
         assert.equal(typeof x[key], 'number', `${x.server}: ${key} is ${String(x[key])}`);
       }
       for (const key of ['cpu_vs_floor', 'latency_p99_vs_floor', 'other_cpu_pct', 'machine_busy_pct', 'window_s', 'threads']) {

@@ -16,7 +16,8 @@ it('broken frames from a driver never reach viewers and are counted', { timeout:
   const ts = await startTestServer(t, ['--camera', BROKEN, '--fps', '50']);
   const client = await ts.connect();
   const frames = await client.waitForFrames(12, { timeoutMs: 10_000 });
-  for (const f of frames) assert.ok(f.body.equals(one) || f.body.equals(two), `frame ${f.index} is one of the whole JPEGs (${f.bodyLength} bytes)`);
+  for (const f of frames)
+    assert.ok(f.body.equals(one) || f.body.equals(two), `frame ${f.index} is one of the whole JPEGs (${f.bodyLength} bytes)`);
   const corrupt = ts.camera.ring.dropped('corrupt');
   assert.ok(corrupt >= 3 * 5, `corrupt drops counted: ${corrupt}`);
   const log = ts.logs.join('\n');

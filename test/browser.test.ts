@@ -55,11 +55,17 @@ const figure = (page: Page, camera: string) => page.locator(`figure[data-camera=
 /** What camera `camera`'s panel shows. */
 async function panel(page: Page, camera: string): Promise<{ state: string; fps: string; viewers: number; resolution: string }> {
   const field = async (name: string) => ((await figure(page, camera).locator(`[data-field="${name}"]`).textContent()) ?? '').trim();
-  return { state: await field('state'), fps: await field('fps'), viewers: Number(await field('viewers')), resolution: await field('resolution') };
+  return {
+    state: await field('state'),
+    fps: await field('fps'),
+    viewers: Number(await field('viewers')),
+    resolution: await field('resolution'),
+  };
 }
 
 // The capture rate is measured over about a second, so it shows a little after the first frame.
-const isUp = (p: Awaited<ReturnType<typeof panel>>): boolean => p.state === 'running' && p.viewers >= 1 && p.resolution !== '–' && Number(p.fps) > 0;
+const isUp = (p: Awaited<ReturnType<typeof panel>>): boolean =>
+  p.state === 'running' && p.viewers >= 1 && p.resolution !== '–' && Number(p.fps) > 0;
 const near = (fps: string, expected: number): boolean => Math.abs(Number(fps) - expected) <= expected * 0.2;
 
 /** The decoded size of camera `camera`'s image (0 × 0 until its first frame). */
@@ -87,18 +93,25 @@ const skip = chromiumMissing;
 
 describe('the index page in Chromium', () => {
   let browser: Browser | undefined;
-  before(async () => {
-    if (skip) return;
-    mkdirSync(ARTIFACTS, { recursive: true });
-    browser = await launchChromium();
-  }, { timeout: 30_000 });
+  before(
+    async () => {
+      if (skip) return;
+      mkdirSync(ARTIFACTS, { recursive: true });
+      browser = await launchChromium();
+    },
+    { timeout: 30_000 },
+  );
   after(() => browser?.close(), { timeout: 10_000 });
 
   test('shows the live image, its status, a snapshot and full screen', { skip, timeout: 30_000 }, async () => {
     await withTestServer(['--fps', '5'], async (ts) => {
       const { context, page, errors } = await openIndex(browser!, ts.port);
       try {
-        const size = await until(() => imageSize(page, 'default'), (s) => s.width > 0, 10_000);
+        const size = await until(
+          () => imageSize(page, 'default'),
+          (s) => s.width > 0,
+          10_000,
+        );
         assert.deepEqual(size, { width: 640, height: 480, src: '/video_feed' });
 
         // The picture moves: at 5 fps the emulated camera cycles blue, green, red.
@@ -106,9 +119,16 @@ describe('the index page in Chromium', () => {
         assert.ok(new Set(colours).size >= 2, `the image should change over time; saw ${colours.join(', ')}`);
 
         const shown = await until(() => panel(page, 'default'), isUp, 10_000);
-        assert.deepEqual({ ...shown, viewers: shown.viewers >= 1, fps: near(shown.fps, 5) }, { state: 'running', fps: true, viewers: true, resolution: '640×480' }, JSON.stringify(shown));
+        assert.deepEqual(
+          { ...shown, viewers: shown.viewers >= 1, fps: near(shown.fps, 5) },
+          { state: 'running', fps: true, viewers: true, resolution: '640×480' },
+          JSON.stringify(shown),
+        );
         // The panel shows what /status says.
-        const status = (await (await fetch(`http://127.0.0.1:${ts.port}/status`)).json()) as { cameras: { name: string; viewers: number }[]; clients: { camera: string }[] };
+        const status = (await (await fetch(`http://127.0.0.1:${ts.port}/status`)).json()) as {
+          cameras: { name: string; viewers: number }[];
+          clients: { camera: string }[];
+        };
         assert.ok(status.cameras[0]!.viewers >= 1);
         assert.ok(status.clients.some((c) => c.camera === 'default'));
 
@@ -118,10 +138,25 @@ describe('the index page in Chromium', () => {
 
         const fullscreen = figure(page, 'default').locator('[data-action="fullscreen"]');
         await fullscreen.click();
-        await until(() => fullscreen.textContent(), (t) => t === 'Exit full screen', 5_000);
-        assert.equal(await figure(page, 'default').evaluate((f) => f.ownerDocument.fullscreenElement === f), true, 'the figure is full screen');
+        await until(
+          () => fullscreen.textContent(),
+          (t) => t === 'Exit full screen',
+          5_000,
+        );
+        assert.equal(
+          await figure(page, 'default').evaluate((f) => f.ownerDocument.fullscreenElement === f),
+          true,
+          'the figure is full screen',
+        );
         await fullscreen.click();
-        assert.equal(await until(() => fullscreen.textContent(), (t) => t === 'Full screen', 5_000), 'Full screen');
+        assert.equal(
+          await until(
+            () => fullscreen.textContent(),
+            (t) => t === 'Full screen',
+            5_000,
+          ),
+          'Full screen',
+        );
 
         await page.screenshot({ path: artifact('browser-index.png'), fullPage: true });
         assert.deepEqual(errors, []);
@@ -135,7 +170,11 @@ describe('the index page in Chromium', () => {
     await withTestServer(['--fps', '5'], async (ts) => {
       const { context, page } = await openIndex(browser!, ts.port, { javaScriptEnabled: false });
       try {
-        const size = await until(() => imageSize(page, 'default'), (s) => s.width > 0, 10_000);
+        const size = await until(
+          () => imageSize(page, 'default'),
+          (s) => s.width > 0,
+          10_000,
+        );
         assert.deepEqual(size, { width: 640, height: 480, src: '/video_feed' });
         // Only what works without a script is on the page.
         assert.equal(await figure(page, 'default').locator('[data-action="fullscreen"]').isVisible(), false);
@@ -153,8 +192,22 @@ describe('the index page in Chromium', () => {
       const { context, page, errors } = await openIndex(browser!, ts.port);
       try {
         assert.equal(await page.locator('figure.cam').count(), 2);
-        assert.deepEqual(await until(() => imageSize(page, 'a'), (s) => s.width > 0, 10_000), { width: 640, height: 480, src: '/video_feed' });
-        assert.deepEqual(await until(() => imageSize(page, 'b'), (s) => s.width > 0, 10_000), { width: 640, height: 480, src: '/cameras/b/video_feed' });
+        assert.deepEqual(
+          await until(
+            () => imageSize(page, 'a'),
+            (s) => s.width > 0,
+            10_000,
+          ),
+          { width: 640, height: 480, src: '/video_feed' },
+        );
+        assert.deepEqual(
+          await until(
+            () => imageSize(page, 'b'),
+            (s) => s.width > 0,
+            10_000,
+          ),
+          { width: 640, height: 480, src: '/cameras/b/video_feed' },
+        );
         assert.equal(await figure(page, 'b').locator('[data-action="snapshot"]').getAttribute('href'), '/cameras/b/snapshot');
 
         const a = await until(() => panel(page, 'a'), isUp, 10_000);
@@ -186,13 +239,30 @@ describe('the index page in Chromium', () => {
     let second: TestServer | undefined;
     const { context, page } = await openIndex(browser!, first.port);
     try {
-      assert.equal((await until(() => imageSize(page, 'default'), (s) => s.width > 0, 10_000)).width, 640);
+      assert.equal(
+        (
+          await until(
+            () => imageSize(page, 'default'),
+            (s) => s.width > 0,
+            10_000,
+          )
+        ).width,
+        640,
+      );
       await first.close();
-      const down = await until(() => panel(page, 'default'), (p) => p.state === 'offline', 5_000);
+      const down = await until(
+        () => panel(page, 'default'),
+        (p) => p.state === 'offline',
+        5_000,
+      );
       assert.equal(down.state, 'offline', 'the panel notices the server went away');
 
       second = await createTestServer([...args, '--port', String(first.port)]);
-      const back = await until(() => imageSize(page, 'default'), (s) => s.width > 0 && s.src.startsWith('/video_feed?r='), 10_000);
+      const back = await until(
+        () => imageSize(page, 'default'),
+        (s) => s.width > 0 && s.src.startsWith('/video_feed?r='),
+        10_000,
+      );
       assert.equal(back.width, 640, `the image came back (src ${back.src})`);
       const colours = await watchColours(page, 'figure[data-camera="default"] img', 2, 5_000);
       assert.ok(new Set(colours).size >= 2, `the re-attached image should move; saw ${colours.join(', ')}`);

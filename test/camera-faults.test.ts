@@ -53,9 +53,18 @@ function assertAllComplete(viewer: MjpegClient, bad: number[]): void {
 async function colourFrames(t: TestContext, width: number, height: number): Promise<{ dir: string; frames: Buffer[] }> {
   const dir = await mkdtemp(join(tmpdir(), 'framering-faults-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
-  const colours = [[200, 30, 30], [30, 200, 30], [30, 30, 200], [200, 200, 30]] as const;
+  const colours = [
+    [200, 30, 30],
+    [30, 200, 30],
+    [30, 30, 200],
+    [200, 200, 30],
+  ] as const;
   const frames = await Promise.all(
-    colours.map(([r, g, b]) => sharp({ create: { width, height, channels: 3, background: { r, g, b } } }).jpeg({ quality: 80 }).toBuffer()),
+    colours.map(([r, g, b]) =>
+      sharp({ create: { width, height, channels: 3, background: { r, g, b } } })
+        .jpeg({ quality: 80 })
+        .toBuffer(),
+    ),
   );
   await Promise.all(frames.map((f, i) => writeFile(join(dir, `${i}.jpg`), f)));
   return { dir, frames };
@@ -83,7 +92,10 @@ for (const http of FRONT_ENDS) {
       const failed = await waitForStatus(ts.port, (c) => c.state === 'error', 'the error state');
       assert.match(failed.lastError?.message ?? '', /rpicam-vid was killed by SIGKILL/);
       const killedAt = viewer.frames.length;
-      await viewer.waitUntil(() => viewer.frames.slice(killedAt).some((f) => f.body.equals(noSignal)), { timeoutMs: 5000, what: 'the NO SIGNAL frame' });
+      await viewer.waitUntil(() => viewer.frames.slice(killedAt).some((f) => f.body.equals(noSignal)), {
+        timeoutMs: 5000,
+        what: 'the NO SIGNAL frame',
+      });
       // Then a new process, and the camera's own frames again after the NO SIGNAL frame.
       await viewer.waitUntil(
         () => {
@@ -99,7 +111,11 @@ for (const http of FRONT_ENDS) {
       assert.match(ts.logs.join('\n'), /restarting capture in 1\.5 s/);
       assert.match(ts.logs.join('\n'), /showing NO SIGNAL/);
       // Every part was a live frame or the NO SIGNAL frame: nothing torn, nothing else.
-      for (const f of viewer.frames) assert.ok(f.body.equals(noSignal) || frames.some((img) => img.equals(f.body)), `frame ${f.index} is neither a camera frame nor NO SIGNAL`);
+      for (const f of viewer.frames)
+        assert.ok(
+          f.body.equals(noSignal) || frames.some((img) => img.equals(f.body)),
+          `frame ${f.index} is neither a camera frame nor NO SIGNAL`,
+        );
       assertAllComplete(viewer, bad);
     });
 
@@ -118,7 +134,10 @@ for (const http of FRONT_ENDS) {
       // It is what it says: dark grey edges, light text in the middle row.
       const decoded = await decodeJpeg(noSignal);
       assert.deepEqual([decoded.width, decoded.height], [640, 480]);
-      assert.ok(pixelAt(decoded, 5, 5).every((v) => v < 70), `corner ${pixelAt(decoded, 5, 5)}`);
+      assert.ok(
+        pixelAt(decoded, 5, 5).every((v) => v < 70),
+        `corner ${pixelAt(decoded, 5, 5)}`,
+      );
       let light = 0;
       for (let x = 0; x < 640; x++) if (pixelAt(decoded, x, 240).every((v) => v > 180)) light++;
       assert.ok(light > 40, `${light} light pixels across the middle`);

@@ -49,7 +49,15 @@ const FD_MARGIN = 8;
  */
 const RSS_MARGIN = 40 * 1024 * 1024;
 
-type Kind = 'instant-close' | 'half-request-line' | 'half-headers' | 'close-after-head' | 'close-mid-frame' | 'reset' | 'status' | 'snapshot';
+type Kind =
+  | 'instant-close'
+  | 'half-request-line'
+  | 'half-headers'
+  | 'close-after-head'
+  | 'close-mid-frame'
+  | 'reset'
+  | 'status'
+  | 'snapshot';
 
 const CHURN_KINDS: readonly Kind[] = ['instant-close', 'half-request-line', 'half-headers', 'close-after-head', 'close-mid-frame', 'reset'];
 
@@ -73,7 +81,9 @@ function cycle(port: number, kind: Kind): Promise<void> {
     let failure: Error | null = null;
     let dropped = false; // we closed or reset it on purpose: errors after that are ours
     const timer = setTimeout(() => {
-      failure ??= new Error(`${kind}: still open after ${CYCLE_TIMEOUT_MS} ms (received ${JSON.stringify(received.toString('latin1').slice(0, 80))})`);
+      failure ??= new Error(
+        `${kind}: still open after ${CYCLE_TIMEOUT_MS} ms (received ${JSON.stringify(received.toString('latin1').slice(0, 80))})`,
+      );
       socket.destroy();
     }, CYCLE_TIMEOUT_MS);
     const drop = (how: 'destroy' | 'reset'): void => {
@@ -215,7 +225,15 @@ for (const http of FRONT_ENDS) {
       // Warm-up: code paths compiled, V8 heap and malloc arenas grown to their working size.
       const warm = await churn(server.port, 1, WARMUP_CYCLES);
       assert.equal(warm.failures.size, 0, describeFailures(warm));
-      assert.equal(await settle(() => statusClients(server.port), (n) => n === 1, 10_000), 1, 'only the viewer left after warm-up');
+      assert.equal(
+        await settle(
+          () => statusClients(server.port),
+          (n) => n === 1,
+          10_000,
+        ),
+        1,
+        'only the viewer left after warm-up',
+      );
       await sleep(500);
       const fdsBefore = openFds(pid);
       const rssBefore = rssBytes(pid);
@@ -228,12 +246,24 @@ for (const http of FRONT_ENDS) {
 
       assert.equal(server.child.exitCode, null, `the server exited:\n${server.stderr()}`);
       assert.equal(result.failures.size, 0, describeFailures(result));
-      const clients = await settle(() => statusClients(server.port), (n) => n === 1, 10_000);
+      const clients = await settle(
+        () => statusClients(server.port),
+        (n) => n === 1,
+        10_000,
+      );
       assert.equal(clients, 1, '/status lists only the viewer that stayed');
-      const fdsAfter = await settle(() => openFds(pid), (n) => n <= fdsBefore + FD_MARGIN, 10_000);
+      const fdsAfter = await settle(
+        () => openFds(pid),
+        (n) => n <= fdsBefore + FD_MARGIN,
+        10_000,
+      );
       // RSS_MARGIN says why this waits.
       const rssPeak = rssBytes(pid);
-      const rssAfter = await settle(() => rssBytes(pid), (n) => n - rssBefore <= RSS_MARGIN, 20_000);
+      const rssAfter = await settle(
+        () => rssBytes(pid),
+        (n) => n - rssBefore <= RSS_MARGIN,
+        20_000,
+      );
 
       const rate = (result.cycles / result.ms) * 1000;
       const figures =
@@ -255,7 +285,15 @@ for (const http of FRONT_ENDS) {
       assert.ok(gapDuring < 5000, `the viewer went ${gapDuring.toFixed(0)} ms without a frame during the churn`);
 
       await viewer.close();
-      assert.equal(await settle(() => statusClients(server.port), (n) => n === 0, 10_000), 0, '/status shows no viewer once the last one left');
+      assert.equal(
+        await settle(
+          () => statusClients(server.port),
+          (n) => n === 0,
+          10_000,
+        ),
+        0,
+        '/status shows no viewer once the last one left',
+      );
     });
   });
 }

@@ -137,7 +137,10 @@ describe('deploy/framering.service', () => {
   });
 
   it('the command line it runs is one the server accepts (with the example configuration)', () => {
-    const args = only(settings, 'ExecStart')!.split(/\s+/).slice(2).map((a) => (a === '/etc/framering/framering.yaml' ? EXAMPLE_CONFIG : a));
+    const args = only(settings, 'ExecStart')!
+      .split(/\s+/)
+      .slice(2)
+      .map((a) => (a === '/etc/framering/framering.yaml' ? EXAMPLE_CONFIG : a));
     const parsed = parseConfig(args, {});
     assert.equal(parsed.kind, 'run');
   });

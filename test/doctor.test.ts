@@ -76,7 +76,9 @@ describe('framering doctor on this machine', { timeout: 180_000 }, () => {
   });
 
   // The skip goes on this test alone: CI installs the binding, and fails on any skip.
-  it('finds the OpenCV binding and loads it (in a child process)', { skip: missing({ '@u4/opencv4nodejs': hasModule('@u4/opencv4nodejs') }) }, async (t) => {
+  it('finds the OpenCV binding and loads it (in a child process)', {
+    skip: missing({ '@u4/opencv4nodejs': hasModule('@u4/opencv4nodejs') }),
+  }, async (t) => {
     const r = await doctor(['--camera', 'opencv', '--source', '/dev/null'], await withoutTools(t));
     assert.match(line(r.stdout, 'driver opencv'), /^usable: the OpenCV binding @u4\/opencv4nodejs loads \(OpenCV 4\.[0-9]+\.[0-9]+\)$/);
     // /dev/null exists, so the server's check passes; whether it is a camera shows at the first viewer.
@@ -108,14 +110,20 @@ describe('framering doctor on this machine', { timeout: 180_000 }, () => {
   it('--camera libcamera without the tool: exit 1, the camera line says what to install', async (t) => {
     const r = await doctor(['--camera', 'libcamera'], await withoutTools(t));
     assert.equal(r.status, 1, r.stdout + r.stderr);
-    assert.match(line(r.stdout, 'camera default'), /^libcamera: --camera libcamera needs rpicam-vid or libcamera-vid, and neither is on PATH: .*sudo apt install rpicam-apps/);
+    assert.match(
+      line(r.stdout, 'camera default'),
+      /^libcamera: --camera libcamera needs rpicam-vid or libcamera-vid, and neither is on PATH: .*sudo apt install rpicam-apps/,
+    );
     assert.equal(line(r.stdout, 'result'), 'the server cannot start as configured');
   });
 
   it('--json: the same report as one JSON document, cameras from a config file each with its own answer', async (t) => {
     const dir = await tempDir(t);
     const config = join(dir, 'framering.yaml');
-    await writeFile(config, 'port: 5000\ncameras:\n  door: { driver: emulated }\n  front: { driver: libcamera, width: 1280, height: 720 }\n');
+    await writeFile(
+      config,
+      'port: 5000\ncameras:\n  door: { driver: emulated }\n  front: { driver: libcamera, width: 1280, height: 720 }\n',
+    );
     const r = await doctor(['--json', '--config', config], await withoutTools(t));
     assert.equal(r.status, 1, r.stderr);
     const report = JSON.parse(r.stdout) as DoctorReport;
@@ -124,7 +132,10 @@ describe('framering doctor on this machine', { timeout: 180_000 }, () => {
     assert.deepEqual(report.node, { version: process.versions.node, abi: '115', glibc: report.node.glibc });
     assert.equal(report.uws.loads, true);
     assert.equal(report.frontEnd.name, 'uws');
-    assert.deepEqual(report.drivers.map((d) => d.name), [...BUILTIN_DRIVERS]);
+    assert.deepEqual(
+      report.drivers.map((d) => d.name),
+      [...BUILTIN_DRIVERS],
+    );
     assert.deepEqual(report.tools, [
       { name: 'rpicam-vid', path: null },
       { name: 'libcamera-vid', path: null },
@@ -132,7 +143,13 @@ describe('framering doctor on this machine', { timeout: 180_000 }, () => {
     ]);
     assert.ok(Array.isArray(report.videoDevices));
     assert.equal(report.config, config);
-    assert.deepEqual(report.cameras.map((c) => [c.name, c.driver, c.ok]), [['door', 'emulated', true], ['front', 'libcamera', false]]);
+    assert.deepEqual(
+      report.cameras.map((c) => [c.name, c.driver, c.ok]),
+      [
+        ['door', 'emulated', true],
+        ['front', 'libcamera', false],
+      ],
+    );
     assert.match(report.cameras[1]!.error!, /needs rpicam-vid or libcamera-vid/);
     assert.equal(report.status, 1);
   });
@@ -218,7 +235,12 @@ describe('doctor: what this machine cannot show', () => {
     const sys = join(root, 'sys');
     await mkdir(join(dev, 'dma_heap'), { recursive: true });
     const v4l = join(sys, 'class', 'video4linux');
-    const names: Record<string, string> = { video0: 'unicam', video2: 'bcm2835-codec-encode', video10: 'bcm2835-codec-decode', 'v4l-subdev0': 'imx219 10-0010' };
+    const names: Record<string, string> = {
+      video0: 'unicam',
+      video2: 'bcm2835-codec-encode',
+      video10: 'bcm2835-codec-decode',
+      'v4l-subdev0': 'imx219 10-0010',
+    };
     for (const [node, name] of Object.entries(names)) {
       await writeFile(join(dev, node), '');
       await mkdir(join(v4l, node), { recursive: true });
@@ -232,8 +254,24 @@ describe('doctor: what this machine cannot show', () => {
     await writeFile(join(dev, 'vchiq'), '');
     await writeFile(join(dev, 'videonot'), ''); // not a video device node name
     const { video, other } = listDeviceNodes({ dev, sys });
-    assert.deepEqual(video.map((d) => [d.path.slice(dev.length), d.name]), [['/video0', 'unicam'], ['/video1', null], ['/video2', 'bcm2835-codec-encode'], ['/video10', 'bcm2835-codec-decode']]);
-    assert.deepEqual(other.map((d) => [d.path.slice(dev.length), d.name]), [['/media0', 'unicam'], ['/v4l-subdev0', 'imx219 10-0010'], ['/dma_heap/linux,cma', null], ['/vchiq', null]]);
+    assert.deepEqual(
+      video.map((d) => [d.path.slice(dev.length), d.name]),
+      [
+        ['/video0', 'unicam'],
+        ['/video1', null],
+        ['/video2', 'bcm2835-codec-encode'],
+        ['/video10', 'bcm2835-codec-decode'],
+      ],
+    );
+    assert.deepEqual(
+      other.map((d) => [d.path.slice(dev.length), d.name]),
+      [
+        ['/media0', 'unicam'],
+        ['/v4l-subdev0', 'imx219 10-0010'],
+        ['/dma_heap/linux,cma', null],
+        ['/vchiq', null],
+      ],
+    );
     assert.ok(video.every((d) => d.readable && d.writable));
   });
 

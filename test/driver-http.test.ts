@@ -13,7 +13,15 @@ import net from 'node:net';
 import { describe, test } from 'node:test';
 import { ConfigError } from '../src/core/errors.js';
 import { BUILTIN_DRIVERS, checkDriver } from '../src/drivers/registry.js';
-import { createHttpDriver, parseSource, RateCap, settingsFromEnv, STALL_TIMEOUT_ENV, supports, type HttpDriverSettings } from '../src/drivers/http.js';
+import {
+  createHttpDriver,
+  parseSource,
+  RateCap,
+  settingsFromEnv,
+  STALL_TIMEOUT_ENV,
+  supports,
+  type HttpDriverSettings,
+} from '../src/drivers/http.js';
 import { UNSET_DRIVER_OPTIONS, type DriverOptions } from '../src/drivers/types.js';
 import { freePort, recordingContext, serveMjpeg, startRelay, TestSource } from './helpers/http-source.js';
 import type { MjpegFrame } from './helpers/mjpeg-client.js';
@@ -73,7 +81,11 @@ describe('http driver options', () => {
   });
 
   test('credentials never appear in a ConfigError', async () => {
-    for (const source of ['ftp://admin:hunter2222@cam.local/x', 'http://admin:hunter2222@cam.local:notaport/x', 'http://admin:hunter%zz22@cam.local/x']) {
+    for (const source of [
+      'ftp://admin:hunter2222@cam.local/x',
+      'http://admin:hunter2222@cam.local:notaport/x',
+      'http://admin:hunter%zz22@cam.local/x',
+    ]) {
       await assert.rejects(checkDriver('http', options(source)), (err: Error) => {
         assert.doesNotMatch(err.message, /hunter|admin/, err.message);
         assert.match(err.message, /\*\*\*@/);
@@ -93,7 +105,10 @@ describe('http driver options', () => {
 
   test('the timeout variables are read in seconds and checked', () => {
     assert.deepEqual(settingsFromEnv({}), { connectTimeoutMs: 10_000, stallTimeoutMs: 10_000 });
-    assert.deepEqual(settingsFromEnv({ FRAMERING_HTTP_CONNECT_TIMEOUT: '2.5', FRAMERING_HTTP_STALL_TIMEOUT: '30' }), { connectTimeoutMs: 2500, stallTimeoutMs: 30_000 });
+    assert.deepEqual(settingsFromEnv({ FRAMERING_HTTP_CONNECT_TIMEOUT: '2.5', FRAMERING_HTTP_STALL_TIMEOUT: '30' }), {
+      connectTimeoutMs: 2500,
+      stallTimeoutMs: 30_000,
+    });
     assert.throws(() => settingsFromEnv({ FRAMERING_HTTP_STALL_TIMEOUT: 'soon' }), {
       message: 'invalid FRAMERING_HTTP_STALL_TIMEOUT "soon": expected seconds, a number more than 0 and at most 3600',
     });
@@ -114,7 +129,8 @@ describe('RateCap (--fps)', () => {
       }
     }
     assert.ok(admitted >= 98 && admitted <= 101, `${admitted} frames in 10 s`);
-    for (let k = 10; k < times.length; k++) assert.ok(times[k]! - times[k - 10]! >= 900, `10 frames within ${times[k]! - times[k - 10]!} ms`);
+    for (let k = 10; k < times.length; k++)
+      assert.ok(times[k]! - times[k - 10]! >= 900, `10 frames within ${times[k]! - times[k - 10]!} ms`);
   });
 
   test('a source slower than the cap is relayed whole; a burst after a pause lets one frame through', () => {
@@ -136,10 +152,16 @@ describe('relaying through the server', () => {
     const seen = new Set(frames.map(imageOf));
     assert.equal(seen.size, 3, 'all three images came through');
     assert.deepEqual(client.errors, []);
-    await relay.waitForLog(new RegExp(`info +camera default: connected to source ${url.replace(/[./]/g, '\\$&')} \\(multipart/x-mixed-replace; boundary=frame\\)$`));
+    await relay.waitForLog(
+      new RegExp(
+        `info +camera default: connected to source ${url.replace(/[./]/g, '\\$&')} \\(multipart/x-mixed-replace; boundary=frame\\)$`,
+      ),
+    );
   });
 
-  test('the source closes and comes back on the same port: the relay reconnects and frames flow again to the same viewer', { timeout: 20_000 }, async (t) => {
+  test('the source closes and comes back on the same port: the relay reconnects and frames flow again to the same viewer', {
+    timeout: 20_000,
+  }, async (t) => {
     // An explicit port, not 0: uSockets sets SO_REUSEADDR / SO_REUSEPORT on a listening socket
     // only when given a port (bsd_bind_listen_fd, `if (port != 0)`), and the connections of a
     // server bound to port 0 then leave TIME_WAIT entries that refuse the re-bind for a minute.
@@ -152,7 +174,10 @@ describe('relaying through the server', () => {
     await first.close();
     const failure = await relay.waitForLog(/capture failed: /);
     // framering streams carry a never-reached Content-Length, so closing one cuts it short.
-    assert.match(failure, new RegExp(`capture failed: source http://127\\.0\\.0\\.1:${port}/video_feed (closed the connection mid-stream|ended the stream)$`));
+    assert.match(
+      failure,
+      new RegExp(`capture failed: source http://127\\.0\\.0\\.1:${port}/video_feed (closed the connection mid-stream|ended the stream)$`),
+    );
     await relay.waitForLog(/restarting capture in 0\.\d s/);
     const before = client.frames.length;
     const second = await createTestServer(['--fps', '10', '--port', String(port)]);
@@ -186,11 +211,18 @@ describe('relaying through the server', () => {
     frames.forEach(imageOf);
     assert.equal(source.requests[1]!.headers.authorization, `Basic ${token}`);
     assert.equal(source.requests[1]!.url, '/cam?pwd=t0ken-value&size=vga');
-    assert.match(relay.logs.join('\n'), new RegExp(`capture failed: source http://\\*\\*\\*@127\\.0\\.0\\.1:${source.port}/cam\\?pwd=\\*\\*\\*&size=vga answered 503 Service Unavailable$`, 'm'));
+    assert.match(
+      relay.logs.join('\n'),
+      new RegExp(
+        `capture failed: source http://\\*\\*\\*@127\\.0\\.0\\.1:${source.port}/cam\\?pwd=\\*\\*\\*&size=vga answered 503 Service Unavailable$`,
+        'm',
+      ),
+    );
     await client.close();
     await relay.close(); // its last log lines too
     const all = relay.logs.join('\n');
-    for (const secret of [user, 's3cret', encodeURIComponent(password), token, 't0ken']) assert.ok(!all.includes(secret), `the log shows ${secret}:\n${all}`);
+    for (const secret of [user, 's3cret', encodeURIComponent(password), token, 't0ken'])
+      assert.ok(!all.includes(secret), `the log shows ${secret}:\n${all}`);
   });
 
   test('a 404 and a text/html answer are one clear line in the log, retried with backoff', { timeout: 15_000 }, async (t) => {
@@ -200,12 +232,21 @@ describe('relaying through the server', () => {
     });
     const missing = await startRelay(t, ['--camera', 'http', '--source', source.url('/missing')]);
     await missing.connect();
-    await missing.waitForLog(new RegExp(`error +camera default: capture failed: source http://127\\.0\\.0\\.1:${source.port}/missing answered 404 Not Found$`));
+    await missing.waitForLog(
+      new RegExp(`error +camera default: capture failed: source http://127\\.0\\.0\\.1:${source.port}/missing answered 404 Not Found$`),
+    );
     await missing.waitForLogCount(/answered 404 Not Found$/, 2); // and tried again
     const page = await startRelay(t, ['--camera', 'http', '--source', source.url('/page')]);
     await page.connect();
-    await page.waitForLog(new RegExp(`error +camera default: capture failed: source http://127\\.0\\.0\\.1:${source.port}/page is not an MJPEG stream \\(Content-Type text/html\\)$`));
-    assert.equal(page.camera.lastError?.message, `source http://127.0.0.1:${source.port}/page is not an MJPEG stream (Content-Type text/html)`);
+    await page.waitForLog(
+      new RegExp(
+        `error +camera default: capture failed: source http://127\\.0\\.0\\.1:${source.port}/page is not an MJPEG stream \\(Content-Type text/html\\)$`,
+      ),
+    );
+    assert.equal(
+      page.camera.lastError?.message,
+      `source http://127.0.0.1:${source.port}/page is not an MJPEG stream (Content-Type text/html)`,
+    );
     assertNoStackTraces([...missing.logs, ...page.logs]);
   });
 
@@ -283,7 +324,8 @@ describe('the driver on its own', () => {
       else res.writeHead(302, { Location: 'http://admin:hunter2222@127.0.0.1:1/moved' }).end();
     });
     const { context } = recordingContext();
-    const first = (source: string): Promise<unknown> => createHttpDriver(options(source), context, SETTINGS).frames(new AbortController().signal).next();
+    const first = (source: string): Promise<unknown> =>
+      createHttpDriver(options(source), context, SETTINGS).frames(new AbortController().signal).next();
     await assert.rejects(first(source.url('/digest', 'me:pa55word')), {
       message: `source ${source.url('/digest', '***')} answered 401 Unauthorized (the source wants Digest authentication; the http camera sends Basic only)`,
     });
@@ -306,7 +348,8 @@ describe('the driver on its own', () => {
     const source = await TestSource.start(t, (req, res) => {
       sourceClosed = once(req.socket, 'close');
       res.writeHead(200, { 'Content-Type': 'multipart/x-mixed-replace; boundary=b' });
-      const part = (f: Buffer): Buffer => Buffer.concat([Buffer.from(`--b\r\nContent-Length: ${f.length}\r\n\r\n`), f, Buffer.from('\r\n')]);
+      const part = (f: Buffer): Buffer =>
+        Buffer.concat([Buffer.from(`--b\r\nContent-Length: ${f.length}\r\n\r\n`), f, Buffer.from('\r\n')]);
       res.write(part(frames[0]!));
       // Frames 2-10 arrive while the consumer holds frame 1, then the stream ends.
       void released.then(() => {
@@ -324,7 +367,10 @@ describe('the driver on its own', () => {
     const next = await gen.next();
     assert.ok((next.value as Buffer).equals(frames[9]!), `got the ${(next.value as Buffer).length}-byte frame, not the newest`);
     await assert.rejects(gen.next(), { message: `source ${source.url('/')} ended the stream` });
-    assert.ok(logs.includes(`debug source ${source.url('/')}: 2 frames relayed, 8 replaced by a newer one, 0 over --fps, 0 dropped`), logs.join('\n'));
+    assert.ok(
+      logs.includes(`debug source ${source.url('/')}: 2 frames relayed, 8 replaced by a newer one, 0 over --fps, 0 dropped`),
+      logs.join('\n'),
+    );
   });
 
   test('an abort closes the connection at once, while streaming or while connecting', { timeout: 10_000 }, async (t) => {
@@ -353,7 +399,9 @@ describe('the driver on its own', () => {
     t.after(() => silent.close());
     const connected = once(silent, 'connection');
     const ac2 = new AbortController();
-    const gen2 = createHttpDriver(options(`http://127.0.0.1:${(silent.address() as net.AddressInfo).port}/`), context, SETTINGS).frames(ac2.signal);
+    const gen2 = createHttpDriver(options(`http://127.0.0.1:${(silent.address() as net.AddressInfo).port}/`), context, SETTINGS).frames(
+      ac2.signal,
+    );
     const pending = gen2.next();
     const [socket] = (await connected) as [net.Socket];
     const socketClosed = once(socket, 'close');
@@ -363,13 +411,19 @@ describe('the driver on its own', () => {
   });
 
   test('https with a trusted certificate relays; an untrusted one is a clear error', { timeout: 10_000 }, async (t) => {
-    const source = await TestSource.start(t, (_req, res) => serveMjpeg(res, IMAGES, { intervalMs: 20 }), { cert: TEST_CERT, key: TEST_KEY });
+    const source = await TestSource.start(t, (_req, res) => serveMjpeg(res, IMAGES, { intervalMs: 20 }), {
+      cert: TEST_CERT,
+      key: TEST_KEY,
+    });
     const { context } = recordingContext();
     const ac = new AbortController();
     const gen = createHttpDriver(options(source.url('/tls')), context, { ...SETTINGS, ca: TEST_CERT }).frames(ac.signal);
     for (let i = 0; i < 3; i++) {
       const { value } = await gen.next();
-      assert.ok(IMAGES.some((img) => img.equals(value as Buffer)), `frame ${i} over https`);
+      assert.ok(
+        IMAGES.some((img) => img.equals(value as Buffer)),
+        `frame ${i} over https`,
+      );
     }
     ac.abort();
     assert.equal((await gen.next()).done, true);
@@ -408,9 +462,15 @@ describe('the driver on its own', () => {
     const gen = createHttpDriver(options(url), context, SETTINGS).frames(ac.signal);
     for (let i = 0; i < 4; i++) {
       const { value } = await gen.next();
-      assert.ok(IMAGES.some((img) => img.equals(value as Buffer)), `frame ${i} is not one of the camera's images`);
+      assert.ok(
+        IMAGES.some((img) => img.equals(value as Buffer)),
+        `frame ${i} is not one of the camera's images`,
+      );
     }
-    assert.ok(logs.includes(`info source ${url} sent a non-conforming HTTP answer (HPE_CR_EXPECTED); retrying with the lenient parser`), logs.join('\n'));
+    assert.ok(
+      logs.includes(`info source ${url} sent a non-conforming HTTP answer (HPE_CR_EXPECTED); retrying with the lenient parser`),
+      logs.join('\n'),
+    );
     assert.equal(sockets.length, 2);
     ac.abort();
     await gen.next();
@@ -419,8 +479,16 @@ describe('the driver on its own', () => {
   test('a connection lost mid-frame is an error after the frames before it; garbage parts are counted', { timeout: 10_000 }, async (t) => {
     const source = await TestSource.start(t, (_req, res) => {
       res.writeHead(200, { 'Content-Type': 'multipart/x-mixed-replace; boundary="b"' });
-      res.write(Buffer.concat([Buffer.from(`--b\r\nContent-Length: ${J1.length}\r\n\r\n`), J1, Buffer.from('\r\n--b\r\nContent-Type: text/plain\r\n\r\noops\r\n')]));
-      res.write(Buffer.concat([Buffer.from(`--b\r\nContent-Length: ${J2.length}\r\n\r\n`), J2.subarray(0, 3000)]), () => res.socket?.destroy());
+      res.write(
+        Buffer.concat([
+          Buffer.from(`--b\r\nContent-Length: ${J1.length}\r\n\r\n`),
+          J1,
+          Buffer.from('\r\n--b\r\nContent-Type: text/plain\r\n\r\noops\r\n'),
+        ]),
+      );
+      res.write(Buffer.concat([Buffer.from(`--b\r\nContent-Length: ${J2.length}\r\n\r\n`), J2.subarray(0, 3000)]), () =>
+        res.socket?.destroy(),
+      );
     });
     const { context, drops, logs } = recordingContext();
     const gen = createHttpDriver(options(source.url('/cut')), context, SETTINGS).frames(new AbortController().signal);
@@ -430,6 +498,9 @@ describe('the driver on its own', () => {
       return true;
     });
     assert.deepEqual(drops, [{ reason: 'corrupt', frames: 1 }]);
-    assert.ok(logs.some((l) => /^warn dropped a frame from source .*: part 2 \(no Content-Length, text\/plain\) holds no complete JPEG$/.test(l)), logs.join('\n'));
+    assert.ok(
+      logs.some((l) => /^warn dropped a frame from source .*: part 2 \(no Content-Length, text\/plain\) holds no complete JPEG$/.test(l)),
+      logs.join('\n'),
+    );
   });
 });

@@ -92,11 +92,41 @@ describe('libcamera driver through the server (fake rpicam-vid)', () => {
   });
 
   test('every option reaches the command line', { timeout: 15_000 }, async (t) => {
-    const args = ['--camera', 'libcamera', '--source', '1', '--width', '800', '--height', '600', '--fps', '15', '--quality', '70', '--rotate', '180', '--flip', 'h'];
+    const args = [
+      '--camera',
+      'libcamera',
+      '--source',
+      '1',
+      '--width',
+      '800',
+      '--height',
+      '600',
+      '--fps',
+      '15',
+      '--quality',
+      '70',
+      '--rotate',
+      '180',
+      '--flip',
+      'h',
+    ];
     const { ts, fakes } = await startServerWithFakes(t, ['rpicam-vid'], {}, args);
     const client = await ts.connect();
     await client.waitForFrames(1);
-    assert.deepEqual(fakes.starts()[0]?.argv, [...BASE_ARGS, '--camera', '1', '--width', '800', '--height', '600', '--framerate', '15', '--quality', '70', '--vflip']);
+    assert.deepEqual(fakes.starts()[0]?.argv, [
+      ...BASE_ARGS,
+      '--camera',
+      '1',
+      '--width',
+      '800',
+      '--height',
+      '600',
+      '--framerate',
+      '15',
+      '--quality',
+      '70',
+      '--vflip',
+    ]);
   });
 
   test('corrupt frames (cut short) are dropped and counted; every frame delivered is whole', { timeout: 15_000 }, async (t) => {
@@ -104,7 +134,11 @@ describe('libcamera driver through the server (fake rpicam-vid)', () => {
     const { ts } = await startServerWithFakes(t, ['rpicam-vid'], { corruptEvery: 3 }, ['--camera', 'libcamera', '--fps', '30']);
     const client = await ts.connect();
     const frames = await client.waitForFrames(10);
-    for (const f of frames) assert.ok(images.some((img) => img.equals(f.body)), `frame ${f.index} is not one of the source JPEGs`);
+    for (const f of frames)
+      assert.ok(
+        images.some((img) => img.equals(f.body)),
+        `frame ${f.index} is not one of the source JPEGs`,
+      );
     assert.ok(ts.camera.ring.dropped('corrupt') >= 3, `corrupt drops counted: ${ts.camera.ring.dropped('corrupt')}`);
   });
 
@@ -113,18 +147,31 @@ describe('libcamera driver through the server (fake rpicam-vid)', () => {
     const { ts, fakes } = await startServerWithFakes(t, ['libcamera-vid'], {}, ['--camera', 'libcamera', '--fps', '20']);
     const client = await ts.connect();
     assertCycle(images, await client.waitForFrames(5));
-    assert.deepEqual(fakes.starts().map((s) => s.tool), ['libcamera-vid']);
+    assert.deepEqual(
+      fakes.starts().map((s) => s.tool),
+      ['libcamera-vid'],
+    );
   });
 
   test('prefers rpicam-vid when both are on PATH, whatever their order', { timeout: 15_000 }, async (t) => {
     const { ts, fakes } = await startServerWithFakes(t, ['libcamera-vid', 'rpicam-vid'], {}, ['--camera', 'libcamera', '--fps', '20']);
     const client = await ts.connect();
     await client.waitForFrames(1);
-    assert.deepEqual(fakes.starts().map((s) => s.tool), ['rpicam-vid']);
+    assert.deepEqual(
+      fakes.starts().map((s) => s.tool),
+      ['rpicam-vid'],
+    );
   });
 
   test('stops the tool after the idle timeout, before reporting idle', { timeout: 15_000 }, async (t) => {
-    const { ts, fakes } = await startServerWithFakes(t, ['rpicam-vid'], {}, ['--camera', 'libcamera', '--fps', '20', '--idle-timeout', '0.3']);
+    const { ts, fakes } = await startServerWithFakes(t, ['rpicam-vid'], {}, [
+      '--camera',
+      'libcamera',
+      '--fps',
+      '20',
+      '--idle-timeout',
+      '0.3',
+    ]);
     const client = await ts.connect();
     await client.waitForFrames(2);
     const pid = fakes.starts()[0]!.pid;
@@ -159,13 +206,20 @@ describe('libcamera driver through the server (fake rpicam-vid)', () => {
     assert.equal(isRunning(pid), false, `rpicam-vid (pid ${pid}) survived the shutdown`);
     assert.ok(ms >= KILL_GRACE_MS * 0.9, `closed in ${ms.toFixed(0)} ms, before the SIGTERM grace period`);
     const mine = fakes.events().filter((e) => e.pid === pid);
-    assert.ok(mine.some((e) => e.event === 'signal'), 'it was sent SIGTERM');
+    assert.ok(
+      mine.some((e) => e.event === 'signal'),
+      'it was sent SIGTERM',
+    );
     assert.ok(!mine.some((e) => e.event === 'exit'), 'it did not exit on its own (SIGKILL ended it)');
   });
 
-  test('a tool that exits by itself: the exit code and its last stderr line are logged, and capture restarts', { timeout: 20_000 }, async (t) => {
+  test('a tool that exits by itself: the exit code and its last stderr line are logged, and capture restarts', {
+    timeout: 20_000,
+  }, async (t) => {
     const images = await loadImages();
-    const { ts, fakes } = await startServerWithFakes(t, ['rpicam-vid'], { exitAfter: 3 }, ['--camera', 'libcamera', '--fps', '30'], { backoffInitialMs: 50 });
+    const { ts, fakes } = await startServerWithFakes(t, ['rpicam-vid'], { exitAfter: 3 }, ['--camera', 'libcamera', '--fps', '30'], {
+      backoffInitialMs: 50,
+    });
     const client = await ts.connect();
     // Each run delivers 3 frames: 8 frames need at least three runs.
     const frames = await client.waitForFrames(8, { timeoutMs: 10_000 });
@@ -183,7 +237,12 @@ describe('libcamera driver: refused at start, one line (the command)', { timeout
   const cases: [string, string[], RegExp, number][] = [
     ['--rotate 90', ['--rotate', '90'], /^framering: invalid --rotate 90: libcamera rotates only by 0 or 180 \(.*quarter turn\)$/, 2],
     ['--rotate 270', ['--rotate', '270'], /^framering: invalid --rotate 270: /, 2],
-    ['--source that is not a camera index', ['--source', '/dev/video0'], /^framering: invalid --source "\/dev\/video0": the libcamera camera takes a camera index/, 2],
+    [
+      '--source that is not a camera index',
+      ['--source', '/dev/video0'],
+      /^framering: invalid --source "\/dev\/video0": the libcamera camera takes a camera index/,
+      2,
+    ],
     ['--encoders, which it cannot honour', ['--encoders', '2'], /^framering: invalid --encoders: the libcamera camera cannot honour it/, 2],
   ];
   for (const [title, args, message, status] of cases) {
@@ -202,12 +261,18 @@ describe('libcamera driver: refused at start, one line (the command)', { timeout
     const r = await runCli(['--camera', 'libcamera'], fakes.env);
     assert.equal(r.status, 1, r.stderr);
     assert.equal(r.stderr.trimEnd().split('\n').length, 1, `expected one line, got:\n${r.stderr}`);
-    assert.match(r.stderr, /^framering: --camera libcamera needs rpicam-vid or libcamera-vid, and neither is on PATH: .*\(sudo apt install rpicam-apps\)$/m);
+    assert.match(
+      r.stderr,
+      /^framering: --camera libcamera needs rpicam-vid or libcamera-vid, and neither is on PATH: .*\(sudo apt install rpicam-apps\)$/m,
+    );
     // In-process, startServer rejects with the error's stable code.
     const parsed = parseConfig(['--host', '127.0.0.1', '--port', '0', '--camera', 'libcamera'], {});
     assert.equal(parsed.kind, 'run');
     if (parsed.kind !== 'run') return;
-    await assert.rejects(startServer(parsed.config, { log: createLogger('error', () => {}) }), (err: unknown) => err instanceof UnavailableError && err.code === 'ERR_FRAMERING_UNAVAILABLE');
+    await assert.rejects(
+      startServer(parsed.config, { log: createLogger('error', () => {}) }),
+      (err: unknown) => err instanceof UnavailableError && err.code === 'ERR_FRAMERING_UNAVAILABLE',
+    );
   });
 });
 
@@ -231,7 +296,10 @@ describe('the tool never outlives the server', () => {
     // waits for, so no broken pipe can end it: only the main thread's exit hook can. (A worker's
     // own 'exit' handlers do not run when the main thread exits.)
     const fakes = await useFakeTools(t, ['rpicam-vid'], { stallAfter: 1 });
-    const child = spawn(process.execPath, [EXIT_WHILE_CAPTURING, '--camera', 'libcamera', '--fps', '20'], { env: { ...process.env, ...fakes.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [EXIT_WHILE_CAPTURING, '--camera', 'libcamera', '--fps', '20'], {
+      env: { ...process.env, ...fakes.env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const [status] = (await once(child, 'exit')) as [number | null];
@@ -239,7 +307,10 @@ describe('the tool never outlives the server', () => {
     const pid = fakes.starts()[0]!.pid;
     await waitUntilGone(pid, 2000);
     const mine = fakes.events().filter((e) => e.pid === pid);
-    assert.ok(mine.some((e) => e.event === 'stall'), `it stalled: ${JSON.stringify(mine)}`);
+    assert.ok(
+      mine.some((e) => e.event === 'stall'),
+      `it stalled: ${JSON.stringify(mine)}`,
+    );
     assert.ok(!mine.some((e) => e.event === 'exit'), `it was killed, it did not exit: ${JSON.stringify(mine)}`);
   });
 });
@@ -252,7 +323,8 @@ describe('the shared child-process module', () => {
     log: (level, message) => logs.push(`${level} ${message}`),
   });
   /** A small distinct JPEG-shaped frame: SOI, an APP0 segment carrying `n`, SOS, one data byte, EOI. */
-  const frame = (n: number) => Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x04, n >> 8, n & 0xff, 0xff, 0xda, 0x00, 0x02, 0x11, 0xff, 0xd9]);
+  const frame = (n: number) =>
+    Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x04, n >> 8, n & 0xff, 0xff, 0xda, 0x00, 0x02, 0x11, 0xff, 0xd9]);
 
   test('findOnPath finds the first executable file named so, skipping folders and non-executables', async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'framering-path-'));
@@ -272,7 +344,12 @@ describe('the shared child-process module', () => {
     const bytes = new PassThrough();
     const logs: string[] = [];
     const abort = new AbortController();
-    const frames = mjpegFrames(bytes, { signal: abort.signal, context: silentContext(logs), finished: new Promise(() => {}), queueFrames: 2 });
+    const frames = mjpegFrames(bytes, {
+      signal: abort.signal,
+      context: silentContext(logs),
+      finished: new Promise(() => {}),
+      queueFrames: 2,
+    });
     const first = frames.next(); // starts the generator: it is now reading
     bytes.write(frame(0));
     assert.deepEqual((await first).value, frame(0));
@@ -284,14 +361,23 @@ describe('the shared child-process module', () => {
     const pending = frames.next();
     abort.abort();
     assert.deepEqual(await pending, { value: undefined, done: true });
-    assert.ok(logs.some((l) => /^debug dropped 8 frame\(s\)/.test(l)), logs.join('\n'));
+    assert.ok(
+      logs.some((l) => /^debug dropped 8 frame\(s\)/.test(l)),
+      logs.join('\n'),
+    );
   });
 
-  test('mjpegFrames yields what is queued, then throws the error `finished` gives; corrupt frames are counted', { timeout: 5000 }, async () => {
+  test('mjpegFrames yields what is queued, then throws the error `finished` gives; corrupt frames are counted', {
+    timeout: 5000,
+  }, async () => {
     const bytes = new PassThrough();
     const drops = { corrupt: 0 };
     let finish!: (err: Error) => void;
-    const frames = mjpegFrames(bytes, { signal: new AbortController().signal, context: silentContext([], drops), finished: new Promise((r) => (finish = r)) });
+    const frames = mjpegFrames(bytes, {
+      signal: new AbortController().signal,
+      context: silentContext([], drops),
+      finished: new Promise((r) => (finish = r)),
+    });
     const first = frames.next();
     // A frame cut short by the next SOI, then a whole one, then the source ends.
     bytes.write(Buffer.concat([frame(1).subarray(0, 12), frame(2)]));

@@ -63,7 +63,10 @@ describe('opencv driver', { timeout: 120_000 }, () => {
     const { client, logs } = await serve(t, ['--camera', 'opencv', '--source', avi, '--fps', '40']);
     const frames = await client.waitForFrames(30, { timeoutMs: 20_000 });
     const indexes = frames.map((f) => packets.findIndex((p) => p.equals(f.body)));
-    assert.ok(indexes.every((i) => i >= 0), `every streamed frame is one of the file's packets: ${indexes.join(',')}`);
+    assert.ok(
+      indexes.every((i) => i >= 0),
+      `every streamed frame is one of the file's packets: ${indexes.join(',')}`,
+    );
     // Consecutive frames are consecutive packets (mod 20: the file loops).
     for (let k = 1; k < indexes.length; k++) assert.equal(indexes[k], (indexes[k - 1]! + 1) % 20, `order at ${k}: ${indexes.join(',')}`);
     assert.match(logs(), /JPEG passthrough/);
@@ -79,7 +82,22 @@ describe('opencv driver', { timeout: 120_000 }, () => {
   });
 
   it('honours --width/--height and --rotate by decoding even an MJPEG source', { skip }, async (t) => {
-    const { client } = await serve(t, ['--camera', 'opencv', '--source', avi, '--fps', '40', '--width', '160', '--height', '120', '--rotate', '90', '--flip', 'h']);
+    const { client } = await serve(t, [
+      '--camera',
+      'opencv',
+      '--source',
+      avi,
+      '--fps',
+      '40',
+      '--width',
+      '160',
+      '--height',
+      '120',
+      '--rotate',
+      '90',
+      '--flip',
+      'h',
+    ]);
     for (const f of await client.waitForFrames(5, { timeoutMs: 20_000 })) {
       assert.ok(isCompleteJpeg(f.body));
       assert.deepEqual(jpegDimensions(f.body), { width: 120, height: 160 }, 'resized to 160x120, then turned');
@@ -113,9 +131,15 @@ describe('opencv driver without the optional module', { timeout: 30_000 }, () =>
       for (const entry of readdirSync(join(repo, 'node_modules'))) {
         if (entry !== '@u4') symlinkSync(join(repo, 'node_modules', entry), join(root, 'node_modules', entry));
       }
-      const r = spawnSync(process.execPath, [join(root, 'dist', 'src', 'cli.js'), '--camera', 'opencv', '--port', '0'], { encoding: 'utf8', timeout: 10_000 });
+      const r = spawnSync(process.execPath, [join(root, 'dist', 'src', 'cli.js'), '--camera', 'opencv', '--port', '0'], {
+        encoding: 'utf8',
+        timeout: 10_000,
+      });
       assert.equal(r.status, 1, r.stderr);
-      assert.match(r.stderr, /^framering: --camera opencv needs the optional module @u4\/opencv4nodejs, which is not installed: install it with `npm run install:opencv`.*\n$/);
+      assert.match(
+        r.stderr,
+        /^framering: --camera opencv needs the optional module @u4\/opencv4nodejs, which is not installed: install it with `npm run install:opencv`.*\n$/,
+      );
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

@@ -20,7 +20,19 @@ import type { MjpegFrame } from './helpers/mjpeg-client.js';
 import { EMULATED_ASSETS, waitForState } from './helpers/server.js';
 
 /** What pi-camera-connect always adds after the mapped options (its defaults: 17 Mbit/s, and the stream to stdout). */
-const tail = (fps = 30) => ['--bitrate', '17000000', '--framerate', String(fps), '--codec', 'MJPEG', '--timeout', '0', '--nopreview', '--output', '-'];
+const tail = (fps = 30) => [
+  '--bitrate',
+  '17000000',
+  '--framerate',
+  String(fps),
+  '--codec',
+  'MJPEG',
+  '--timeout',
+  '0',
+  '--nopreview',
+  '--output',
+  '-',
+];
 const PI_SIGNATURE = Buffer.from([0xff, 0xd8, 0xff, 0xdb, 0x00, 0x84, 0x00]);
 const PI_DRIVER = new URL('../src/drivers/pi.js', import.meta.url).href;
 
@@ -31,7 +43,7 @@ async function loadImages(): Promise<Buffer[]> {
 /** The emulated images as raspivid lays frames out, in a folder for the fake. */
 async function raspividFrames(t: TestContext): Promise<{ dir: string; images: Buffer[] }> {
   const images = (await loadImages()).map(raspividStyle);
-  for (const img of images) assert.ok(img.subarray(0, PI_SIGNATURE.length).equals(PI_SIGNATURE), 'fixture frames open like raspivid\'s');
+  for (const img of images) assert.ok(img.subarray(0, PI_SIGNATURE.length).equals(PI_SIGNATURE), "fixture frames open like raspivid's");
   return { dir: await writeFramesFolder(t, images), images };
 }
 
@@ -41,7 +53,8 @@ function assertCycle(images: readonly Buffer[], frames: readonly MjpegFrame[]): 
     assert.notEqual(i, -1, `frame ${f.index} (${f.bodyLength} bytes) is not one of the source JPEGs`);
     return i;
   });
-  for (let k = 1; k < seq.length; k++) assert.equal(seq[k], (seq[k - 1]! + 1) % images.length, `frame order ${seq.map((n) => n + 1).join(',')}`);
+  for (let k = 1; k < seq.length; k++)
+    assert.equal(seq[k], (seq[k - 1]! + 1) % images.length, `frame order ${seq.map((n) => n + 1).join(',')}`);
 }
 
 describe('pi driver: options as pi-camera-connect StreamOptions', () => {
@@ -73,7 +86,7 @@ describe('pi driver through the server (fake raspivid)', () => {
     assert.deepEqual(fakes.starts()[0]?.argv, tail(10));
   });
 
-  test('options reach raspivid\'s command line (rotations are native)', { timeout: 15_000 }, async (t) => {
+  test("options reach raspivid's command line (rotations are native)", { timeout: 15_000 }, async (t) => {
     const { dir } = await raspividFrames(t);
     const args = ['--camera', 'pi', '--width', '800', '--height', '600', '--fps', '15', '--rotate', '90', '--flip', 'v'];
     const { ts, fakes } = await startServerWithFakes(t, ['raspivid'], { frames: dir }, args);
@@ -86,13 +99,24 @@ describe('pi driver through the server (fake raspivid)', () => {
     const { dir, images } = await raspividFrames(t);
     const { ts } = await startServerWithFakes(t, ['raspivid'], { frames: dir, corruptEvery: 3 }, ['--camera', 'pi', '--fps', '30']);
     const client = await ts.connect();
-    for (const f of await client.waitForFrames(10)) assert.ok(images.some((img) => img.equals(f.body)), `frame ${f.index} is not a source JPEG`);
+    for (const f of await client.waitForFrames(10))
+      assert.ok(
+        images.some((img) => img.equals(f.body)),
+        `frame ${f.index} is not a source JPEG`,
+      );
     assert.ok(ts.camera.ring.dropped('corrupt') >= 3, `corrupt drops counted: ${ts.camera.ring.dropped('corrupt')}`);
   });
 
   test('stops raspivid after the idle timeout, and when the server shuts down', { timeout: 15_000 }, async (t) => {
     const { dir } = await raspividFrames(t);
-    const { ts, fakes } = await startServerWithFakes(t, ['raspivid'], { frames: dir }, ['--camera', 'pi', '--fps', '20', '--idle-timeout', '0.3']);
+    const { ts, fakes } = await startServerWithFakes(t, ['raspivid'], { frames: dir }, [
+      '--camera',
+      'pi',
+      '--fps',
+      '20',
+      '--idle-timeout',
+      '0.3',
+    ]);
     const client = await ts.connect();
     await client.waitForFrames(2);
     const first = fakes.starts()[0]!.pid;
@@ -110,7 +134,12 @@ describe('pi driver through the server (fake raspivid)', () => {
 
   test('kills a raspivid that ignores SIGTERM, after the grace period', { timeout: 15_000 }, async (t) => {
     const { dir } = await raspividFrames(t);
-    const { ts, fakes } = await startServerWithFakes(t, ['raspivid'], { frames: dir, ignoreSigterm: true }, ['--camera', 'pi', '--fps', '20']);
+    const { ts, fakes } = await startServerWithFakes(t, ['raspivid'], { frames: dir, ignoreSigterm: true }, [
+      '--camera',
+      'pi',
+      '--fps',
+      '20',
+    ]);
     const client = await ts.connect();
     await client.waitForFrames(2);
     const pid = fakes.starts()[0]!.pid;
@@ -121,7 +150,9 @@ describe('pi driver through the server (fake raspivid)', () => {
 
   test('raspivid exiting by itself: exit code and last stderr line logged, capture restarted', { timeout: 20_000 }, async (t) => {
     const { dir, images } = await raspividFrames(t);
-    const { ts, fakes } = await startServerWithFakes(t, ['raspivid'], { frames: dir, exitAfter: 3 }, ['--camera', 'pi', '--fps', '30'], { backoffInitialMs: 50 });
+    const { ts, fakes } = await startServerWithFakes(t, ['raspivid'], { frames: dir, exitAfter: 3 }, ['--camera', 'pi', '--fps', '30'], {
+      backoffInitialMs: 50,
+    });
     const client = await ts.connect();
     const frames = await client.waitForFrames(8, { timeoutMs: 10_000 });
     for (const f of frames) assert.ok(images.some((img) => img.equals(f.body)));
@@ -135,18 +166,28 @@ describe('pi driver through the server (fake raspivid)', () => {
 
   // pi-camera-connect buffers the stream until it sees FF D8 FF DB 00 84 00; frames that open
   // otherwise (here: JFIF files) would make that buffer grow for as long as capture runs.
-  test('frames pi-camera-connect cannot split stop the session with an error instead of buffering without bound', { timeout: 15_000 }, async (t) => {
+  test('frames pi-camera-connect cannot split stop the session with an error instead of buffering without bound', {
+    timeout: 15_000,
+  }, async (t) => {
     const { ts } = await startServerWithFakes(t, ['raspivid'], {}, ['--camera', 'pi', '--fps', '30'], { backoffInitialMs: 50 });
     const client = await ts.connect();
     await client.waitForFrames(3); // frames flow meanwhile: the driver's own splitter handles them
     await waitForState(ts.camera, 'error', 5000);
-    assert.match(ts.camera.lastError?.message ?? '', /^pi-camera-connect does not recognise raspivid's frames \(it expects each to start with FF D8 FF DB 00 84 00\)/);
+    assert.match(
+      ts.camera.lastError?.message ?? '',
+      /^pi-camera-connect does not recognise raspivid's frames \(it expects each to start with FF D8 FF DB 00 84 00\)/,
+    );
   });
 });
 
 describe('pi driver: refused at start, one line (the command)', { timeout: 30_000 }, () => {
   const cases: [string, string[], RegExp, number][] = [
-    ['--quality (raspivid has none for MJPEG)', ['--quality', '80'], /^framering: invalid --quality: the pi camera cannot honour it \(it takes: --fps, --width, --height, --rotate, --flip\)$/, 2],
+    [
+      '--quality (raspivid has none for MJPEG)',
+      ['--quality', '80'],
+      /^framering: invalid --quality: the pi camera cannot honour it \(it takes: --fps, --width, --height, --rotate, --flip\)$/,
+      2,
+    ],
     ['--source', ['--source', '0'], /^framering: invalid --source: the pi camera cannot honour it/, 2],
     ['a fractional --fps', ['--fps', '7.5'], /^framering: invalid --fps 7\.5: raspivid takes a whole number of frames per second$/, 2],
   ];
@@ -178,7 +219,13 @@ test('loading the pi driver module does not load pi-camera-connect (only createD
     const before = loaded();
     await import('pi-camera-connect').catch(() => {});
     console.log(JSON.stringify({ before, after: loaded(), supports: driver.supports }));`;
-  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { cwd: new URL('../..', import.meta.url).pathname });
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: new URL('../..', import.meta.url).pathname,
+  });
   const result = JSON.parse(stdout) as { before: boolean; after: boolean };
-  assert.deepEqual({ before: result.before, after: result.after }, { before: false, after: true }, 'the check itself sees the library once it is loaded');
+  assert.deepEqual(
+    { before: result.before, after: result.after },
+    { before: false, after: true },
+    'the check itself sees the library once it is loaded',
+  );
 });

@@ -87,7 +87,9 @@ function watchWorkers(t: TestContext): { workers: { worker: Worker; exited: bool
 }
 
 describe('EncoderPool', () => {
-  test('starts its threads at once; by default one per core less one (at least 1), 2 frames in flight per thread', { timeout: 10_000 }, async (t) => {
+  test('starts its threads at once; by default one per core less one (at least 1), 2 frames in flight per thread', {
+    timeout: 10_000,
+  }, async (t) => {
     assert.equal(defaultEncoderThreads(), Math.max(1, availableParallelism() - 1));
     const pool = new EncoderPool();
     t.after(() => pool.close());
@@ -126,7 +128,9 @@ describe('EncoderPool', () => {
     assert.equal(pool.inFlight, 0);
   });
 
-  test('when full, drops the new frame before encoding, counts it, and never holds more than maxInFlight', { timeout: 15_000 }, async (t) => {
+  test('when full, drops the new frame before encoding, counts it, and never holds more than maxInFlight', {
+    timeout: 15_000,
+  }, async (t) => {
     const gate = new EncodeGate();
     t.after(() => gate.close());
     let drops = 0;
@@ -174,21 +178,32 @@ describe('EncoderPool', () => {
     }
   });
 
-  test('encodes RGB and RGBA (ignoring alpha); a view over part of a larger buffer is copied, not transferred; a wrong size is refused', { timeout: 10_000 }, async (t) => {
+  test('encodes RGB and RGBA (ignoring alpha); a view over part of a larger buffer is copied, not transferred; a wrong size is refused', {
+    timeout: 10_000,
+  }, async (t) => {
     const pool = new EncoderPool({ threads: 1, quality: 90 });
     t.after(() => pool.close());
     const backing = new Uint8Array(100 + 64 * 32 * 3).fill(200);
     assert.equal(pool.submit({ kind: 'raw', pixels: backing.subarray(100), width: 64, height: 32, channels: 3 }), true);
     assert.equal(backing.byteLength, 100 + 64 * 32 * 3, 'the larger buffer was detached');
     assert.equal(pool.submit({ kind: 'raw', pixels: rgba(48, 40, [90, 90, 90, 20]), width: 48, height: 40, channels: 4 }), true);
-    assert.throws(() => pool.submit({ kind: 'raw', pixels: new Uint8Array(10), width: 64, height: 32, channels: 3 }), /raw frame has 10 bytes, expected 64x32x3 = 6144/);
+    assert.throws(
+      () => pool.submit({ kind: 'raw', pixels: new Uint8Array(10), width: 64, height: 32, channels: 3 }),
+      /raw frame has 10 bytes, expected 64x32x3 = 6144/,
+    );
     const decoded: DecodedFrame[] = [];
     for await (const jpeg of pool.results()) {
       assert.ok(isCompleteJpeg(jpeg));
       decoded.push(await decodeJpeg(jpeg));
       if (decoded.length === 2) break;
     }
-    assert.deepEqual(decoded.map((d) => [d.width, d.height, d.channels]), [[64, 32, 3], [48, 40, 3]]);
+    assert.deepEqual(
+      decoded.map((d) => [d.width, d.height, d.channels]),
+      [
+        [64, 32, 3],
+        [48, 40, 3],
+      ],
+    );
     // Flat grey in, flat grey out (within JPEG error); the alpha byte (20) changes nothing.
     assert.ok(Math.abs(decoded[0]!.pixels[0]! - 200) <= 3, `got ${decoded[0]!.pixels[0]}`);
     assert.ok(Math.abs(decoded[1]!.pixels[0]! - 90) <= 3, `got ${decoded[1]!.pixels[0]}`);
@@ -219,7 +234,8 @@ describe('EncoderPool', () => {
       for await (const jpeg of pool.results()) received.push(jpeg);
     })();
     // Close with frames in flight.
-    for (let i = 0; i < 4; i++) assert.equal(pool.submit({ kind: 'synthetic', width: 640, height: 480, index: i, timeMs: Date.now() }), true);
+    for (let i = 0; i < 4; i++)
+      assert.equal(pool.submit({ kind: 'synthetic', width: 640, height: 480, index: i, timeMs: Date.now() }), true);
     await pool.close();
     await consumer; // ends without an error
     await Promise.all(exits);
@@ -244,7 +260,12 @@ describe('EncoderPool', () => {
 
 describe('the synthetic pattern', () => {
   test('renders any size, with the frame index readable back from the top strip', () => {
-    for (const [w, h] of [[16, 16], [1, 1], [333, 187], [1280, 720]] as const) {
+    for (const [w, h] of [
+      [16, 16],
+      [1, 1],
+      [333, 187],
+      [1280, 720],
+    ] as const) {
       const r = new PatternRenderer(w, h);
       const pixels = r.render(12345, Date.UTC(2024, 0, 1, 12, 34, 56, 789));
       assert.equal(pixels.length, w * h * 3);
@@ -270,12 +291,26 @@ describe('the synthetic driver', () => {
       code: 'ERR_FRAMERING_CONFIG',
       message: /^invalid --source: the synthetic camera cannot honour it/,
     });
-    await checkDriver('synthetic', { ...UNSET_DRIVER_OPTIONS, fps: 5, width: 64, height: 48, quality: 50, rotate: 90, flip: 'h', encoders: 2 });
+    await checkDriver('synthetic', {
+      ...UNSET_DRIVER_OPTIONS,
+      fps: 5,
+      width: 64,
+      height: 48,
+      quality: 50,
+      rotate: 90,
+      flip: 'h',
+      encoders: 2,
+    });
   });
 
   test('defaults to 1280x720; frames are whole 4:2:0 JPEGs of the requested size, in capture order', { timeout: 20_000 }, async () => {
     const [first] = await takeFrames(syntheticDriver({}), 1);
-    assert.deepEqual(await jpegInfo(first!), { width: DEFAULTS.width, height: DEFAULTS.height, chromaSubsampling: '4:2:0', format: 'jpeg' });
+    assert.deepEqual(await jpegInfo(first!), {
+      width: DEFAULTS.width,
+      height: DEFAULTS.height,
+      chromaSubsampling: '4:2:0',
+      format: 'jpeg',
+    });
 
     const frames = await takeFrames(syntheticDriver({ width: 333, height: 187, fps: 30, encoders: 2 }), 8);
     const indices: number[] = [];
@@ -301,7 +336,9 @@ describe('the synthetic driver', () => {
     { rotate: 90, flip: 'h', size: [H, W], at: (x, y) => [H - 1 - y, W - 1 - x] },
   ];
   for (const c of cases) {
-    test(`--rotate ${c.rotate} --flip ${c.flip}: ${c.size[0]}x${c.size[1]}, the picture turned and mirrored`, { timeout: 10_000 }, async () => {
+    test(`--rotate ${c.rotate} --flip ${c.flip}: ${c.size[0]}x${c.size[1]}, the picture turned and mirrored`, {
+      timeout: 10_000,
+    }, async () => {
       const [jpeg] = await takeFrames(syntheticDriver({ width: W, height: H, rotate: c.rotate, flip: c.flip }), 1);
       const frame = await decodeJpeg(jpeg!);
       assert.deepEqual([frame.width, frame.height], c.size);
@@ -320,7 +357,9 @@ describe('the synthetic driver', () => {
     assert.ok(high!.length > 2 * low!.length, `quality 95: ${high!.length} bytes, quality 10: ${low!.length} bytes`);
   });
 
-  test('overloaded (1 encoder, 1920x1080 at 1000 fps), drops frames before encoding and counts them as encoder-busy', { timeout: 20_000 }, async () => {
+  test('overloaded (1 encoder, 1920x1080 at 1000 fps), drops frames before encoding and counts them as encoder-busy', {
+    timeout: 20_000,
+  }, async () => {
     const context = countingContext();
     const driver = syntheticDriver({ width: 1920, height: 1080, fps: 1000, encoders: 1 }, context);
     const indices: number[] = [];
@@ -340,19 +379,27 @@ describe('the synthetic driver', () => {
     for (let k = 1; k < indices.length; k++) {
       assert.ok(indices[k]! > indices[k - 1]!, `frame indices out of order: ${indices.join(',')}`);
       const missing = indices[k]! - k;
-      assert.ok(missing <= dropsAtFrame[k]!, `${missing} frames missing but ${dropsAtFrame[k]!} drops counted (indices ${indices.join(',')})`);
+      assert.ok(
+        missing <= dropsAtFrame[k]!,
+        `${missing} frames missing but ${dropsAtFrame[k]!} drops counted (indices ${indices.join(',')})`,
+      );
     }
     assert.ok(indices.at(-1)! - indices[0]! > indices.length - 1, `the picture's counter skipped nothing: ${indices.join(',')}`);
   });
 
-  test('each capture session starts its encoder threads and ends them, whether stopped by the consumer or by abort', { timeout: 15_000 }, async (t) => {
+  test('each capture session starts its encoder threads and ends them, whether stopped by the consumer or by abort', {
+    timeout: 15_000,
+  }, async (t) => {
     const watch = watchWorkers(t);
     const driver = syntheticDriver({ width: 160, height: 120, fps: 50, encoders: 2 });
     await takeFrames(driver, 3, () => {
       assert.equal(watch.workers.filter((w) => !w.exited).length, 2, 'not 2 encoder threads during the session');
     });
     assert.equal(watch.workers.length, 2);
-    assert.ok(watch.workers.every((w) => w.exited), 'an encoder thread outlived the session stopped by its consumer');
+    assert.ok(
+      watch.workers.every((w) => w.exited),
+      'an encoder thread outlived the session stopped by its consumer',
+    );
 
     // Second session on the same driver, ended by the abort signal (the capture loop's idle stop).
     const session = new AbortController();
@@ -363,7 +410,10 @@ describe('the synthetic driver', () => {
     }
     assert.ok(frames >= 3);
     assert.equal(watch.workers.length, 4, 'the second session did not start its own threads');
-    assert.ok(watch.workers.every((w) => w.exited), 'an encoder thread outlived the session ended by abort');
+    assert.ok(
+      watch.workers.every((w) => w.exited),
+      'an encoder thread outlived the session ended by abort',
+    );
   });
 });
 
@@ -383,14 +433,40 @@ describe('the synthetic camera through the server', () => {
     }
     for (let k = 1; k < indices.length; k++) assert.ok(indices[k]! > indices[k - 1]!, `frame indices out of order: ${indices.join(',')}`);
 
-    const rotated = await startTestServer(t, ['--camera', 'synthetic', '--width', '320', '--height', '240', '--fps', '20', '--rotate', '90', '--quality', '60', '--encoders', '2']);
+    const rotated = await startTestServer(t, [
+      '--camera',
+      'synthetic',
+      '--width',
+      '320',
+      '--height',
+      '240',
+      '--fps',
+      '20',
+      '--rotate',
+      '90',
+      '--quality',
+      '60',
+      '--encoders',
+      '2',
+    ]);
     const viewer = await rotated.connect();
     const [frame] = await viewer.waitForFrames(1, { timeoutMs: 10_000 });
     assert.deepEqual(await jpegInfo(frame!.body), { width: 240, height: 320, chromaSubsampling: '4:2:0', format: 'jpeg' });
   });
 
-  test('overload shows in the camera\'s encoder-busy drop count, and the stream goes on', { timeout: 20_000 }, async (t) => {
-    const ts = await startTestServer(t, ['--camera', 'synthetic', '--width', '1920', '--height', '1080', '--fps', '1000', '--encoders', '1']);
+  test("overload shows in the camera's encoder-busy drop count, and the stream goes on", { timeout: 20_000 }, async (t) => {
+    const ts = await startTestServer(t, [
+      '--camera',
+      'synthetic',
+      '--width',
+      '1920',
+      '--height',
+      '1080',
+      '--fps',
+      '1000',
+      '--encoders',
+      '1',
+    ]);
     const client = await ts.connect({ retainBodies: 2 });
     await client.waitForFrames(5, { timeoutMs: 10_000 });
     await until(() => ts.camera.ring.dropped('encoder-busy') > 0, 'an encoder-busy drop to be counted');
@@ -401,7 +477,10 @@ describe('the synthetic camera through the server', () => {
   test('--camera synthetic --source is refused at start with one line naming the option', async () => {
     await assert.rejects(createTestServer(['--camera', 'synthetic', '--source', 'x']), (err: Error & { code?: string }) => {
       assert.equal(err.code, 'ERR_FRAMERING_CONFIG');
-      assert.match(err.message, /^invalid --source: the synthetic camera cannot honour it \(it takes: --fps, --width, --height, --quality, --rotate, --flip, --encoders\)$/);
+      assert.match(
+        err.message,
+        /^invalid --source: the synthetic camera cannot honour it \(it takes: --fps, --width, --height, --quality, --rotate, --flip, --encoders\)$/,
+      );
       return true;
     });
   });

@@ -38,9 +38,13 @@ interface LimitedServer {
 
 /** Starts the CLI on 127.0.0.1 under `prlimit --nofile=N:N`; killed when the test ends. */
 async function startLimited(t: TestContext, nofile: number, args: string[]): Promise<LimitedServer> {
-  const child = spawn('prlimit', [`--nofile=${nofile}:${nofile}`, '--', process.execPath, CLI, '--host', '127.0.0.1', '--port', '0', ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    'prlimit',
+    [`--nofile=${nofile}:${nofile}`, '--', process.execPath, CLI, '--host', '127.0.0.1', '--port', '0', ...args],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
@@ -103,7 +107,9 @@ const skip = missing({ prlimit: hasCommand('prlimit', ['--version']) });
 
 for (const http of FRONT_ENDS) {
   describe(`file descriptor exhaustion (${http})`, { timeout: 120_000 }, () => {
-    it(`${EXTRA} connections against a limit of ${NOFILE}: no crash, no spin, the viewer keeps streaming, service comes back`, { skip }, async (t) => {
+    it(`${EXTRA} connections against a limit of ${NOFILE}: no crash, no spin, the viewer keeps streaming, service comes back`, {
+      skip,
+    }, async (t) => {
       const { dir } = await createJpegFolder(t, 4, 20_000);
       const server = await startLimited(t, NOFILE, ['--http', http, '--camera', 'files', '--source', dir, '--fps', '30']);
 

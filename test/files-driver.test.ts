@@ -48,7 +48,10 @@ describe('files driver', () => {
   it('refuses a missing --source, a missing folder, a file, an empty folder', () => {
     const file = join(folder({ 'x.jpg': jpeg('x') }), 'x.jpg');
     assert.throws(() => validate({ ...UNSET_DRIVER_OPTIONS, source: undefined, fps: undefined }), /missing --source/);
-    assert.throws(() => validate({ ...UNSET_DRIVER_OPTIONS, source: '/no/such/dir', fps: undefined }), /invalid --source "\/no\/such\/dir": cannot read the folder \(ENOENT\)/);
+    assert.throws(
+      () => validate({ ...UNSET_DRIVER_OPTIONS, source: '/no/such/dir', fps: undefined }),
+      /invalid --source "\/no\/such\/dir": cannot read the folder \(ENOENT\)/,
+    );
     assert.throws(() => validate({ ...UNSET_DRIVER_OPTIONS, source: file, fps: undefined }), /not a folder/);
     assert.throws(() => validate({ ...UNSET_DRIVER_OPTIONS, source: folder({ 'a.png': 'x' }), fps: undefined }), /has no \*\.jpg files/);
   });

@@ -20,7 +20,10 @@ function capture(): { lines: string[]; log: ReturnType<typeof createLogger> } {
 
 it('uses uWebSockets.js by default when its binary loads', () => {
   const { lines, log } = capture();
-  assert.equal(chooseFrontEnd(undefined, () => ({}), log), 'uws');
+  assert.equal(
+    chooseFrontEnd(undefined, () => ({}), log),
+    'uws',
+  );
   assert.deepEqual(lines, []);
 });
 
@@ -38,5 +41,8 @@ it('an explicit --http uws that cannot load is an error, not a silent fallback',
 
 it('--http node never touches uWebSockets.js', () => {
   const { log } = capture();
-  assert.equal(chooseFrontEnd('node', () => assert.fail('probed uWS'), log), 'node');
+  assert.equal(
+    chooseFrontEnd('node', () => assert.fail('probed uWS'), log),
+    'node',
+  );
 });

@@ -21,7 +21,8 @@ import { startCli } from './helpers/cli-process.js';
 import { basic, fetchOnce, FRONT_ENDS, json } from './helpers/http-surface.js';
 import { isCompleteJpeg, MjpegClient } from './helpers/mjpeg-client.js';
 
-const SEED = process.env.FRAMERING_FUZZ_SEED !== undefined ? Number(process.env.FRAMERING_FUZZ_SEED) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
+const SEED =
+  process.env.FRAMERING_FUZZ_SEED !== undefined ? Number(process.env.FRAMERING_FUZZ_SEED) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
 const DURATION_MS = Number(process.env.FRAMERING_FUZZ_SECONDS ?? 10) * 1000;
 const CONCURRENCY = 16;
 /** The longest a viewer may go without a frame while the fuzzer runs, ms (the camera sends 10 fps). */
@@ -59,8 +60,20 @@ class Rng {
 }
 
 const PATHS = [
-  '/video_feed', '/video_feed?fps=2', '/video_feed?fps=0.5', '/snapshot', '/status', '/metrics', '/healthz', '/', '/index.html',
-  '/cameras/default/video_feed', '/cameras/default/video_feed?fps=5', '/cameras/default/snapshot', '/cameras/nope/snapshot', '/nope',
+  '/video_feed',
+  '/video_feed?fps=2',
+  '/video_feed?fps=0.5',
+  '/snapshot',
+  '/status',
+  '/metrics',
+  '/healthz',
+  '/',
+  '/index.html',
+  '/cameras/default/video_feed',
+  '/cameras/default/video_feed?fps=5',
+  '/cameras/default/snapshot',
+  '/cameras/nope/snapshot',
+  '/nope',
 ];
 const METHODS = ['GET', 'GET', 'GET', 'HEAD', 'OPTIONS', 'POST', 'DELETE'];
 
@@ -68,7 +81,8 @@ const METHODS = ['GET', 'GET', 'GET', 'HEAD', 'OPTIONS', 'POST', 'DELETE'];
 function validRequest(rng: Rng): string {
   const method = rng.pick(METHODS);
   const lines = [`${method} ${rng.pick(PATHS)} HTTP/1.1`, 'Host: 127.0.0.1'];
-  if (rng.chance(0.7)) lines.push(`Authorization: ${rng.chance(0.85) ? GOOD_AUTH : rng.pick([basic('fuzz:wrong'), 'Basic', 'Bearer x', basic(':')])}`);
+  if (rng.chance(0.7))
+    lines.push(`Authorization: ${rng.chance(0.85) ? GOOD_AUTH : rng.pick([basic('fuzz:wrong'), 'Basic', 'Bearer x', basic(':')])}`);
   if (rng.chance(0.3)) lines.push(`Range: ${rng.pick(['bytes=0-100', 'bytes=-1', 'bytes=5-', 'bytes=0-0,2-3'])}`);
   if (rng.chance(0.5)) lines.push(`Connection: ${rng.pick(['close', 'keep-alive', 'Upgrade', 'close, TE'])}`);
   if (rng.chance(0.2)) lines.push('Upgrade: websocket', 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==');
@@ -90,9 +104,27 @@ function validRequest(rng: Rng): string {
 
 const INTERESTING_BYTES = [0x00, 0x09, 0x0a, 0x0d, 0x20, 0x25, 0x2e, 0x2f, 0x3a, 0x3f, 0x7f, 0x80, 0xff];
 const INTERESTING_TEXT = [
-  '\r\n', '\r\n\r\n', ' ', '%00', '%', '%2e%2e/', '/../', 'HTTP/1.1', '\0', ':', 'Transfer-Encoding: chunked\r\n', 'Content-Length: 10\r\n',
-  'Content-Length: -1\r\n', 'Host: other\r\n', 'Connection: close\r\n', 'Expect: 100-continue\r\n', '0\r\n\r\n', '?fps=', '&fps=9',
-  `X-Long: ${'L'.repeat(5000)}\r\n`, `Authorization: ${GOOD_AUTH}\r\n`,
+  '\r\n',
+  '\r\n\r\n',
+  ' ',
+  '%00',
+  '%',
+  '%2e%2e/',
+  '/../',
+  'HTTP/1.1',
+  '\0',
+  ':',
+  'Transfer-Encoding: chunked\r\n',
+  'Content-Length: 10\r\n',
+  'Content-Length: -1\r\n',
+  'Host: other\r\n',
+  'Connection: close\r\n',
+  'Expect: 100-continue\r\n',
+  '0\r\n\r\n',
+  '?fps=',
+  '&fps=9',
+  `X-Long: ${'L'.repeat(5000)}\r\n`,
+  `Authorization: ${GOOD_AUTH}\r\n`,
 ];
 const WEIRD_NUMBERS = ['-1', '0', '99999999999999999999', '1e9', '0x10', '', ' 5', '5 5', 'NaN'];
 const WEIRD_METHODS = ['BREW', 'get', 'G\0T', '', 'PROPFIND', 'CONNECT', 'PRI', 'GET GET', 'TRACE'];
@@ -111,7 +143,11 @@ function mutate(rng: Rng, request: string): Buffer {
         if (bytes.length > 0) bytes[Math.min(at, bytes.length - 1)] = rng.pick(INTERESTING_BYTES);
         break;
       case 2: // random bytes inserted
-        bytes = Buffer.concat([bytes.subarray(0, at), Buffer.from(Array.from({ length: 1 + rng.int(8) }, () => rng.int(256))), bytes.subarray(at)]);
+        bytes = Buffer.concat([
+          bytes.subarray(0, at),
+          Buffer.from(Array.from({ length: 1 + rng.int(8) }, () => rng.int(256))),
+          bytes.subarray(at),
+        ]);
         break;
       case 3: // interesting text inserted
         bytes = Buffer.concat([bytes.subarray(0, at), Buffer.from(rng.pick(INTERESTING_TEXT), 'latin1'), bytes.subarray(at)]);
@@ -124,44 +160,47 @@ function mutate(rng: Rng, request: string): Buffer {
         break;
       case 6: // a header line duplicated
       case 7: // a header line dropped
-      {
-        const text = bytes.toString('latin1');
-        const headEnd = text.indexOf('\r\n\r\n');
-        if (headEnd < 0) break;
-        const lines = text.slice(0, headEnd).split('\r\n');
-        if (lines.length < 2) break;
-        const i = 1 + rng.int(lines.length - 1);
-        if (rng.chance(0.5)) lines.splice(i, 0, lines[i]!);
-        else lines.splice(i, 1);
-        bytes = Buffer.from(`${lines.join('\r\n')}${text.slice(headEnd)}`, 'latin1');
-        break;
-      }
+        {
+          const text = bytes.toString('latin1');
+          const headEnd = text.indexOf('\r\n\r\n');
+          if (headEnd < 0) break;
+          const lines = text.slice(0, headEnd).split('\r\n');
+          if (lines.length < 2) break;
+          const i = 1 + rng.int(lines.length - 1);
+          if (rng.chance(0.5)) lines.splice(i, 0, lines[i]!);
+          else lines.splice(i, 1);
+          bytes = Buffer.from(`${lines.join('\r\n')}${text.slice(headEnd)}`, 'latin1');
+          break;
+        }
       case 8: // a number swapped for a weird one
-      {
-        const text = bytes.toString('latin1');
-        const numbers = [...text.matchAll(/\d+(?:\.\d+)?/g)];
-        if (numbers.length === 0) break;
-        const n = rng.pick(numbers);
-        bytes = Buffer.from(text.slice(0, n.index) + rng.pick(WEIRD_NUMBERS) + text.slice(n.index! + n[0].length), 'latin1');
-        break;
-      }
+        {
+          const text = bytes.toString('latin1');
+          const numbers = [...text.matchAll(/\d+(?:\.\d+)?/g)];
+          if (numbers.length === 0) break;
+          const n = rng.pick(numbers);
+          bytes = Buffer.from(text.slice(0, n.index) + rng.pick(WEIRD_NUMBERS) + text.slice(n.index! + n[0].length), 'latin1');
+          break;
+        }
       case 9: // the method swapped
-      {
-        const text = bytes.toString('latin1');
-        const space = text.indexOf(' ');
-        if (space < 0) break;
-        bytes = Buffer.from(rng.pick(WEIRD_METHODS) + text.slice(space), 'latin1');
-        break;
-      }
+        {
+          const text = bytes.toString('latin1');
+          const space = text.indexOf(' ');
+          if (space < 0) break;
+          bytes = Buffer.from(rng.pick(WEIRD_METHODS) + text.slice(space), 'latin1');
+          break;
+        }
       case 10: // another request pipelined behind
         bytes = Buffer.concat([bytes, Buffer.from(validRequest(rng), 'latin1')]);
         break;
       case 11: // the version changed
-      {
-        const text = bytes.toString('latin1');
-        bytes = Buffer.from(text.replace(/HTTP\/1\.1/, rng.pick(['HTTP/1.0', 'HTTP/2.0', 'HTTP/0.9', 'HTTP/1.1 ', 'http/1.1', 'HTTP/1.12', ''])), 'latin1');
-        break;
-      }
+        {
+          const text = bytes.toString('latin1');
+          bytes = Buffer.from(
+            text.replace(/HTTP\/1\.1/, rng.pick(['HTTP/1.0', 'HTTP/2.0', 'HTTP/0.9', 'HTTP/1.1 ', 'http/1.1', 'HTTP/1.12', ''])),
+            'latin1',
+          );
+          break;
+        }
     }
   }
   return bytes;
@@ -309,8 +348,13 @@ for (const http of FRONT_ENDS) {
         }),
       );
       maxGap = Math.max(maxGap, performance.now() - lastFrameAt);
-      const histogram = [...stats.statuses].sort(([a], [b]) => a - b).map(([s, n]) => `${s}: ${n}`).join(', ');
-      t.diagnostic(`${stats.connections} connections, ${stats.answered} answered (${histogram}); viewer: ${viewer.frames.length} frames, longest gap ${Math.round(maxGap)} ms`);
+      const histogram = [...stats.statuses]
+        .sort(([a], [b]) => a - b)
+        .map(([s, n]) => `${s}: ${n}`)
+        .join(', ');
+      t.diagnostic(
+        `${stats.connections} connections, ${stats.answered} answered (${histogram}); viewer: ${viewer.frames.length} frames, longest gap ${Math.round(maxGap)} ms`,
+      );
 
       const replay = `(seed ${SEED})`;
       assert.equal(server.child.exitCode, null, `the server exited ${replay}:\n${server.stderr()}`);
@@ -332,7 +376,11 @@ for (const http of FRONT_ENDS) {
         if (clients.length === 1) break;
         await sleep(200);
       } while (performance.now() < cleanupDeadline);
-      assert.deepEqual(clients.map((c) => c.path), ['/video_feed'], `viewers left after the fuzz ${replay}`);
+      assert.deepEqual(
+        clients.map((c) => c.path),
+        ['/video_feed'],
+        `viewers left after the fuzz ${replay}`,
+      );
       assert.equal((await fetchOnce(server.port, '/healthz')).status, 200);
       const seen = viewer.frames.length;
       await viewer.waitForFrames(seen + 3, { timeoutMs: 10_000, what: 'frames after the fuzz' });

@@ -55,7 +55,11 @@ function statusAt(host: string, port: number): Promise<Status> {
 }
 
 /** Polls `read` every 200 ms until `ok`, for up to `timeoutMs`; returns the last value and when `ok` first held (ms), or null. */
-async function pollUntil<T>(read: () => Promise<T> | T, ok: (v: T) => boolean, timeoutMs: number): Promise<{ value: T; ms: number | null }> {
+async function pollUntil<T>(
+  read: () => Promise<T> | T,
+  ok: (v: T) => boolean,
+  timeoutMs: number,
+): Promise<{ value: T; ms: number | null }> {
   const t0 = performance.now();
   let value = await read();
   while (!ok(value)) {
@@ -114,7 +118,10 @@ function lingerer(port: number, kind: string, bytes: string): Lingerer {
   let received = '';
   socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
   socket.on('error', () => {}); // a reset counts as closed
-  const closed = once(socket, 'close').then(() => ({ ms: performance.now() - t0, status: Number(/^HTTP\/1\.1 (\d{3})/.exec(received)?.[1] ?? 0) }));
+  const closed = once(socket, 'close').then(() => ({
+    ms: performance.now() - t0,
+    status: Number(/^HTTP\/1\.1 (\d{3})/.exec(received)?.[1] ?? 0),
+  }));
   return { kind, socket, closed };
 }
 
@@ -141,7 +148,9 @@ for (const http of FRONT_ENDS) {
       const lingerers = [
         ...Array.from({ length: STALLED }, () => lingerer(server.port, 'silent', '')),
         ...Array.from({ length: STALLED }, (_, i) =>
-          i % 2 === 0 ? lingerer(server.port, 'half request line', 'GET /video_f') : lingerer(server.port, 'half headers', 'GET /video_feed HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: '),
+          i % 2 === 0
+            ? lingerer(server.port, 'half request line', 'GET /video_f')
+            : lingerer(server.port, 'half headers', 'GET /video_feed HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: '),
         ),
       ];
       t.after(() => lingerers.forEach((l) => l.socket.destroy()));
@@ -163,7 +172,11 @@ for (const http of FRONT_ENDS) {
         const statuses = [...new Set(done.map((e) => e.status || 'no response'))].join('/');
         return `${kind}: ${done.length} of ${mine.length} closed, the last after ${(Math.max(...done.map((e) => e.ms)) / 1000).toFixed(1)} s (${statuses})`;
       });
-      const fds = await pollUntil(() => openFds(pid), (n) => n <= fdsBefore + 4, 10_000);
+      const fds = await pollUntil(
+        () => openFds(pid),
+        (n) => n <= fdsBefore + 4,
+        10_000,
+      );
       const summary = `${http}: ${STALLED} stalled streams disconnected as slow within ${((streams.ms ?? 0) / 1000).toFixed(1)} s; ${figures.join('; ')}; fds ${fdsBefore} -> ${fds.value}`;
       t.diagnostic(summary);
       console.log(summary);
@@ -180,14 +193,19 @@ for (const http of FRONT_ENDS) {
       const n = viewer.client.frames.length;
       await viewer.client.waitForFrames(n + 10, { timeoutMs: 10_000, what: 'the reading viewer to keep streaming' });
       await viewer.client.close();
-      const empty = await pollUntil(async () => json<Status>(await fetchOnce(server.port, '/status')).clients.length, (c) => c === 0, 10_000);
+      const empty = await pollUntil(
+        async () => json<Status>(await fetchOnce(server.port, '/status')).clients.length,
+        (c) => c === 0,
+        10_000,
+      );
       assert.equal(empty.value, 0, '/status shows no viewer once the last one left');
       assert.equal(server.child.exitCode, null, 'the server is alive');
     });
 
-    const skip = process.platform !== 'linux'
-      ? 'network namespaces are Linux only'
-      : missing({ 'iproute2 (ip)': hasCommand('ip', ['-V']), 'root, for network namespaces': process.getuid?.() === 0 });
+    const skip =
+      process.platform !== 'linux'
+        ? 'network namespaces are Linux only'
+        : missing({ 'iproute2 (ip)': hasCommand('ip', ['-V']), 'root, for network namespaces': process.getuid?.() === 0 });
     it('a viewer whose path is cut and whose process dies (no FIN, no RST) is dropped', { skip }, async (t) => {
       // Unique per run: other runs of this suite may be setting up their own at the same time.
       const tag = `${process.pid % 10000}${Math.floor(Math.random() * 1000)}`;
@@ -214,7 +232,20 @@ for (const http of FRONT_ENDS) {
       await ip('-n', ns, 'link', 'set', nsEnd, 'up');
 
       const { dir } = await createJpegFolder(t, 4, 150_000);
-      const server = await startCli(['--http', http, '--host', serverAddr, '--camera', 'files', '--source', dir, '--fps', '30', '--slow-client-timeout', '3']);
+      const server = await startCli([
+        '--http',
+        http,
+        '--host',
+        serverAddr,
+        '--camera',
+        'files',
+        '--source',
+        dir,
+        '--fps',
+        '30',
+        '--slow-client-timeout',
+        '3',
+      ]);
       t.after(() => server.kill());
 
       // The viewer runs inside the namespace and says once it is streaming.
@@ -232,16 +263,27 @@ for (const http of FRONT_ENDS) {
       t.after(() => client.kill('SIGKILL'));
       let out = '';
       client.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-      const streaming = await pollUntil(() => out, (o) => o.includes('streaming') || o.includes('error'), 15_000);
+      const streaming = await pollUntil(
+        () => out,
+        (o) => o.includes('streaming') || o.includes('error'),
+        15_000,
+      );
       assert.match(streaming.value, /streaming/, `the namespaced viewer did not get its stream: ${JSON.stringify(out)}`);
       const before = await statusAt(serverAddr, server.port);
-      assert.deepEqual(before.clients.map((c) => c.remoteAddress), [clientAddr]);
+      assert.deepEqual(
+        before.clients.map((c) => c.remoteAddress),
+        [clientAddr],
+      );
 
       // Cut the path, then kill the client: its kernel's FIN/RST has nowhere to go.
       await ip('-n', ns, 'link', 'set', nsEnd, 'down');
       client.kill('SIGKILL');
       await clientExited;
-      const gone = await pollUntil(() => statusAt(serverAddr, server.port), (s) => s.clients.length === 0, 30_000);
+      const gone = await pollUntil(
+        () => statusAt(serverAddr, server.port),
+        (s) => s.clients.length === 0,
+        30_000,
+      );
       const summary = `${http}: half-open viewer dropped ${gone.ms === null ? 'NOT within 30 s' : `${(gone.ms / 1000).toFixed(1)} s after its path was cut`} (--slow-client-timeout 3)`;
       t.diagnostic(summary);
       console.log(summary);

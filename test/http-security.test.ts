@@ -12,7 +12,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { runCli } from './helpers/cli-process.js';
-import { basic, fetchOnce, FRONT_ENDS, json, loadEmulatedImages, NEVER_DELIVERS_DRIVER, rawRequest, selfSignedCertificate, waitFor } from './helpers/http-surface.js';
+import {
+  basic,
+  fetchOnce,
+  FRONT_ENDS,
+  json,
+  loadEmulatedImages,
+  NEVER_DELIVERS_DRIVER,
+  rawRequest,
+  selfSignedCertificate,
+  waitFor,
+} from './helpers/http-surface.js';
 import { isCompleteJpeg, MjpegClient } from './helpers/mjpeg-client.js';
 import { startTestServer } from './helpers/server.js';
 
@@ -29,7 +39,11 @@ async function tempDir(t: TestContext): Promise<string> {
  * GETs an MJPEG stream over https and resolves with its response headers and first part's JPEG,
  * checked to be followed by the next boundary; the connection is then closed.
  */
-function firstPartOverHttps(port: number, path: string, ca: string): Promise<{ headers: Record<string, string | string[] | undefined>; jpeg: Buffer }> {
+function firstPartOverHttps(
+  port: number,
+  path: string,
+  ca: string,
+): Promise<{ headers: Record<string, string | string[] | undefined>; jpeg: Buffer }> {
   return new Promise((resolve, reject) => {
     const req = httpsGet({ host: '127.0.0.1', port, path, ca, agent: false, timeout: 5000 }, (res) => {
       let buf = Buffer.alloc(0);
@@ -43,7 +57,8 @@ function firstPartOverHttps(port: number, path: string, ca: string): Promise<{ h
         if (buf.length < start + length + 11) return;
         req.destroy();
         if (!head.startsWith('--frame\r\n')) return reject(new Error(`the stream opens with ${JSON.stringify(head.slice(0, 40))}`));
-        if (buf.subarray(start + length, start + length + 11).toString('latin1') !== '\r\n--frame\r\n') return reject(new Error('the part is not followed by the boundary'));
+        if (buf.subarray(start + length, start + length + 11).toString('latin1') !== '\r\n--frame\r\n')
+          return reject(new Error('the part is not followed by the boundary'));
         resolve({ headers: res.headers, jpeg: buf.subarray(start, start + length) });
       });
       res.on('error', () => {}); // destroyed on purpose
@@ -132,7 +147,13 @@ for (const http of FRONT_ENDS) {
         // a header line without a colon. 401, or 400 for a request that does not parse, or no
         // answer at all (uWS leaves a request it cannot parse unanswered until its idle timeout
         // closes the connection, ~10 s): all fine. Letting it through, or crashing, is not.
-        for (const header of ['Authorization:', 'Authorization: \t ', 'Authorization: Basic \xff\xfe', 'Authorization: Basic \xff\xfe\x00\x01', 'Authorization']) {
+        for (const header of [
+          'Authorization:',
+          'Authorization: \t ',
+          'Authorization: Basic \xff\xfe',
+          'Authorization: Basic \xff\xfe\x00\x01',
+          'Authorization',
+        ]) {
           const request = Buffer.from(`GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\n${header}\r\nConnection: close\r\n\r\n`, 'latin1');
           const { status, head } = await rawRequest(ts.port, request, 1000).catch(() => ({ status: -1, head: '(no answer within 1 s)' }));
           assert.ok([401, 400, 0, -1].includes(status), `${JSON.stringify(header)}: ${head.split('\r\n')[0]}`);
@@ -167,10 +188,23 @@ for (const http of FRONT_ENDS) {
       });
     });
 
-    test('HTTPS (--tls-cert, --tls-key): page, snapshot and stream over TLS with a certificate made now', { timeout: 20_000 }, async (t) => {
+    test('HTTPS (--tls-cert, --tls-key): page, snapshot and stream over TLS with a certificate made now', {
+      timeout: 20_000,
+    }, async (t) => {
       const images = await loadEmulatedImages();
       const { certFile, keyFile, certPem } = await selfSignedCertificate(t);
-      const ts = await startTestServer(t, ['--http', http, '--fps', '10', '--idle-timeout', '0.3', '--tls-cert', certFile, '--tls-key', keyFile]);
+      const ts = await startTestServer(t, [
+        '--http',
+        http,
+        '--fps',
+        '10',
+        '--idle-timeout',
+        '0.3',
+        '--tls-cert',
+        certFile,
+        '--tls-key',
+        keyFile,
+      ]);
       // Trusting only this certificate: the connection verifies, so this is our server's TLS.
       const page = await fetchOnce(ts.port, '/', { ca: certPem });
       assert.equal(page.status, 200);
@@ -182,7 +216,10 @@ for (const http of FRONT_ENDS) {
       assert.ok(images.some((img) => img.equals(snap.body)));
       const stream = await firstPartOverHttps(ts.port, '/video_feed', certPem);
       assert.equal(stream.headers['content-type'], 'multipart/x-mixed-replace; boundary=frame');
-      assert.ok(isCompleteJpeg(stream.jpeg) && images.some((img) => img.equals(stream.jpeg)), 'the first part over TLS is not an emulated image');
+      assert.ok(
+        isCompleteJpeg(stream.jpeg) && images.some((img) => img.equals(stream.jpeg)),
+        'the first part over TLS is not an emulated image',
+      );
       assert.equal((await fetchOnce(ts.port, '/healthz', { ca: certPem })).status, 200);
       // Plain http to the TLS port gets no HTTP answer.
       const plain = await rawRequest(ts.port, 'GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
@@ -192,7 +229,9 @@ for (const http of FRONT_ENDS) {
 
     // Regression: a certificate or key TLS could not load passed the option checks and stopped
     // the server later with exit 1 and, on uWS, only "cannot start: App construction failed".
-    test('--tls-cert without --tls-key, a missing file, a file that is no PEM, a key of another certificate: exit 2 with one line', { timeout: 30_000 }, async (t) => {
+    test('--tls-cert without --tls-key, a missing file, a file that is no PEM, a key of another certificate: exit 2 with one line', {
+      timeout: 30_000,
+    }, async (t) => {
       const { certFile, keyFile } = await selfSignedCertificate(t);
       const other = await selfSignedCertificate(t);
       const garbage = join(await tempDir(t), 'garbage.pem');
@@ -221,7 +260,10 @@ for (const http of FRONT_ENDS) {
         }
         const viewer = await ts.connect({ headers: origin });
         assert.equal(viewer.headers['access-control-allow-origin'], undefined);
-        const preflight = await fetchOnce(ts.port, '/video_feed', { method: 'OPTIONS', headers: { ...origin, 'Access-Control-Request-Method': 'GET' } });
+        const preflight = await fetchOnce(ts.port, '/video_feed', {
+          method: 'OPTIONS',
+          headers: { ...origin, 'Access-Control-Request-Method': 'GET' },
+        });
         assert.notEqual(preflight.status, 204);
         assert.equal(preflight.headers['access-control-allow-origin'], undefined);
         assert.equal(preflight.headers['access-control-allow-methods'], undefined);
@@ -229,9 +271,28 @@ for (const http of FRONT_ENDS) {
 
       test('--cors-origin: the header on every response, preflight 204 without credentials', { timeout: 15_000 }, async (t) => {
         const allowed = 'https://app.example';
-        const ts = await startTestServer(t, ['--http', http, '--fps', '10', '--idle-timeout', '0.3', '--cors-origin', allowed, '--auth', 'user:secret']);
+        const ts = await startTestServer(t, [
+          '--http',
+          http,
+          '--fps',
+          '10',
+          '--idle-timeout',
+          '0.3',
+          '--cors-origin',
+          allowed,
+          '--auth',
+          'user:secret',
+        ]);
         const auth = { Origin: allowed, Authorization: basic('user:secret') };
-        for (const [path, status] of [['/', 200], ['/status', 200], ['/metrics', 200], ['/healthz', 200], ['/snapshot', 200], ['/nope', 404], ['/video_feed?fps=x', 400]] as const) {
+        for (const [path, status] of [
+          ['/', 200],
+          ['/status', 200],
+          ['/metrics', 200],
+          ['/healthz', 200],
+          ['/snapshot', 200],
+          ['/nope', 404],
+          ['/video_feed?fps=x', 400],
+        ] as const) {
           const res = await fetchOnce(ts.port, path, { headers: auth });
           assert.equal(res.status, status, path);
           assert.equal(res.headers['access-control-allow-origin'], allowed, path);
@@ -271,7 +332,22 @@ for (const http of FRONT_ENDS) {
     test('X-Content-Type-Options: nosniff on every kind of response', { timeout: 20_000 }, async (t) => {
       const ts = await startTestServer(
         t,
-        ['--http', http, '--idle-timeout', '0.3', '--auth', 'u:p', '--cors-origin', 'https://app.example', '--max-clients', '1', '--camera', 'a=emulated,fps=10', '--camera', `silent=${NEVER_DELIVERS_DRIVER}`],
+        [
+          '--http',
+          http,
+          '--idle-timeout',
+          '0.3',
+          '--auth',
+          'u:p',
+          '--cors-origin',
+          'https://app.example',
+          '--max-clients',
+          '1',
+          '--camera',
+          'a=emulated,fps=10',
+          '--camera',
+          `silent=${NEVER_DELIVERS_DRIVER}`,
+        ],
         { snapshotTimeoutMs: 300 },
       );
       const auth = { Authorization: basic('u:p') };
@@ -294,7 +370,10 @@ for (const http of FRONT_ENDS) {
       await check('unknown path 404', 404, '/nope');
       await check('unknown camera 404', 404, '/cameras/nope/snapshot');
       await check('method 405', 405, '/status', { method: 'DELETE' });
-      await check('preflight 204', 204, '/video_feed', { method: 'OPTIONS', headers: { Origin: 'https://app.example', 'Access-Control-Request-Method': 'GET' } });
+      await check('preflight 204', 204, '/video_feed', {
+        method: 'OPTIONS',
+        headers: { Origin: 'https://app.example', 'Access-Control-Request-Method': 'GET' },
+      });
       const viewer = await ts.connect({ headers: auth });
       assert.equal(viewer.status, 200);
       seen.set('stream 200', viewer.headers['x-content-type-options']);

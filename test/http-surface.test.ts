@@ -75,19 +75,27 @@ for (const http of FRONT_ENDS) {
         assert.match(String(res.headers['cache-control']), /no-store/);
         assert.equal(Number(res.headers['content-length']), res.body.length);
         assert.ok(isCompleteJpeg(res.body), 'not a complete JPEG');
-        assert.ok(images.some((img) => img.equals(res.body)), `the snapshot (${res.body.length} bytes) is none of the emulated images`);
+        assert.ok(
+          images.some((img) => img.equals(res.body)),
+          `the snapshot (${res.body.length} bytes) is none of the emulated images`,
+        );
         const stamp = String(res.headers['x-timestamp']);
         assert.match(stamp, TIMESTAMP_RE);
         // Captured for this request: not before it (50 ms for clock rounding), not long after.
         const capturedAt = Number(stamp) * 1000;
-        assert.ok(capturedAt >= asked - 50 && capturedAt <= Date.now() + 50, `X-Timestamp ${stamp} is not between the request (${asked}) and the answer`);
+        assert.ok(
+          capturedAt >= asked - 50 && capturedAt <= Date.now() + 50,
+          `X-Timestamp ${stamp} is not between the request (${asked}) and the answer`,
+        );
         assert.ok(ts.camera.ring.published() >= 1, 'the camera published nothing');
         // The request held demand only while it waited; capture then stops when idle.
         assert.equal(ts.camera.feed.subscriberCount, 0);
         await waitForState(ts.camera, 'idle', 5000);
       });
 
-      test('after the camera went idle: a frame from the new session, never the stale one left in the ring', { timeout: 15_000 }, async (t) => {
+      test('after the camera went idle: a frame from the new session, never the stale one left in the ring', {
+        timeout: 15_000,
+      }, async (t) => {
         const ts = await startTestServer(t, ['--http', http, '--fps', '10', '--idle-timeout', '0.2']);
         const viewer = await ts.connect();
         const [first] = await viewer.waitForFrames(1);
@@ -99,7 +107,10 @@ for (const http of FRONT_ENDS) {
         const res = await fetchOnce(ts.port, '/snapshot');
         assert.equal(res.status, 200, res.text);
         const capturedAt = Number(res.headers['x-timestamp']) * 1000;
-        assert.ok(capturedAt >= asked - 50, `snapshot X-Timestamp ${String(res.headers['x-timestamp'])} is older than the request: the stale frame (first session's was ${first!.rawTimestamp})`);
+        assert.ok(
+          capturedAt >= asked - 50,
+          `snapshot X-Timestamp ${String(res.headers['x-timestamp'])} is older than the request: the stale frame (first session's was ${first!.rawTimestamp})`,
+        );
         assert.ok(ts.camera.ring.latestSeq() > stale, 'no new frame was captured for the snapshot');
       });
 
@@ -119,8 +130,12 @@ for (const http of FRONT_ENDS) {
         assert.equal(ts.camera.feed.subscriberCount, 1, 'the snapshot left demand behind');
       });
 
-      test('from a camera that never delivers: 503 with a one-line reason and Retry-After, demand released', { timeout: 15_000 }, async (t) => {
-        const ts = await startTestServer(t, ['--http', http, '--camera', NEVER_DELIVERS_DRIVER, '--idle-timeout', '0.2'], { snapshotTimeoutMs: 400 });
+      test('from a camera that never delivers: 503 with a one-line reason and Retry-After, demand released', {
+        timeout: 15_000,
+      }, async (t) => {
+        const ts = await startTestServer(t, ['--http', http, '--camera', NEVER_DELIVERS_DRIVER, '--idle-timeout', '0.2'], {
+          snapshotTimeoutMs: 400,
+        });
         const res = await fetchOnce(ts.port, '/snapshot');
         assert.equal(res.status, 503);
         assert.match(String(res.headers['content-type']), /^text\/plain/);
@@ -131,7 +146,10 @@ for (const http of FRONT_ENDS) {
         assert.match(lines[0]!, /camera "default".*no frame/);
         assert.equal(ts.camera.feed.subscriberCount, 0, 'the failed snapshot left demand behind');
         // The camera was started for it (the driver opened), and stops again when idle.
-        assert.ok(ts.logs.some((l) => /camera default: starting/.test(l)), 'capture was never started');
+        assert.ok(
+          ts.logs.some((l) => /camera default: starting/.test(l)),
+          'capture was never started',
+        );
         await waitForState(ts.camera, 'idle', 5000);
       });
     });
@@ -169,10 +187,16 @@ for (const http of FRONT_ENDS) {
       assert.equal(cam.driver, 'emulated');
       assert.equal(cam.state, 'running');
       const dims = images.map((img) => jpegDimensions(img));
-      assert.ok(cam.resolution && dims.some((d) => d?.width === cam.resolution!.width && d.height === cam.resolution!.height), `resolution ${JSON.stringify(cam.resolution)} is not the emulated images' (${JSON.stringify(dims)})`);
+      assert.ok(
+        cam.resolution && dims.some((d) => d?.width === cam.resolution!.width && d.height === cam.resolution!.height),
+        `resolution ${JSON.stringify(cam.resolution)} is not the emulated images' (${JSON.stringify(dims)})`,
+      );
       assert.ok(cam.fps > 3 && cam.fps < 30, `capture fps ${cam.fps} for a 10 fps camera`);
       assert.equal(cam.viewers, 1);
-      assert.ok(cam.framesPublished >= viewer.frames.length, `framesPublished ${cam.framesPublished} < ${viewer.frames.length} frames received`);
+      assert.ok(
+        cam.framesPublished >= viewer.frames.length,
+        `framesPublished ${cam.framesPublished} < ${viewer.frames.length} frames received`,
+      );
       assert.deepEqual(cam.framesDropped, { oversize: 0, encoderBusy: 0, corrupt: 0 });
 
       assert.equal(s.clients.length, 1);
@@ -243,14 +267,25 @@ for (const http of FRONT_ENDS) {
       assert.ok(v(during, 'framering_bytes_sent_total') > viewer.frames.slice(0, 12).reduce((n, f) => n + f.bodyLength, 0));
       assert.ok(v(during, 'framering_capture_fps') > 0, 'capture_fps is 0 after 1.2 s of capture');
       const images = await loadEmulatedImages();
-      assert.ok(images.some((img) => img.length === v(during, 'framering_frame_bytes')), `frame_bytes ${v(during, 'framering_frame_bytes')} is no emulated image's size`);
+      assert.ok(
+        images.some((img) => img.length === v(during, 'framering_frame_bytes')),
+        `frame_bytes ${v(during, 'framering_frame_bytes')} is no emulated image's size`,
+      );
       assert.ok(v(during, 'framering_capture_to_send_seconds_count') >= 10);
-      assert.equal(v(during, 'framering_capture_to_send_seconds_bucket', { ...cam, le: '+Inf' }), v(during, 'framering_capture_to_send_seconds_count'));
+      assert.equal(
+        v(during, 'framering_capture_to_send_seconds_bucket', { ...cam, le: '+Inf' }),
+        v(during, 'framering_capture_to_send_seconds_count'),
+      );
 
       const n = viewer.frames.length;
       await viewer.waitForFrames(n + 3, { timeoutMs: 5000 });
       const later = await scrape();
-      for (const name of ['framering_frames_published_total', 'framering_frames_sent_total', 'framering_bytes_sent_total', 'framering_capture_to_send_seconds_count']) {
+      for (const name of [
+        'framering_frames_published_total',
+        'framering_frames_sent_total',
+        'framering_bytes_sent_total',
+        'framering_capture_to_send_seconds_count',
+      ]) {
         assert.ok(v(later, name) > v(during, name), `${name} did not move: ${v(during, name)} then ${v(later, name)}`);
       }
       assert.ok(v(later, 'framering_process_cpu_seconds_total', {}) >= v(before, 'framering_process_cpu_seconds_total', {}));
@@ -265,10 +300,25 @@ for (const http of FRONT_ENDS) {
       }
     });
 
-    test('oversize frames show in /status framesDropped and /metrics frames_dropped_total{reason="oversize"}', { timeout: 15_000 }, async (t) => {
+    test('oversize frames show in /status framesDropped and /metrics frames_dropped_total{reason="oversize"}', {
+      timeout: 15_000,
+    }, async (t) => {
       // Frame 1 is 2000 bytes, frame 2 is 3000: with 2 KiB slots every second frame is dropped.
       const { dir } = await createJpegFolder(t, 2, 2000);
-      const ts = await startTestServer(t, ['--http', http, '--camera', 'files', '--source', dir, '--fps', '30', '--max-frame-bytes', '2048', '--idle-timeout', '0.3']);
+      const ts = await startTestServer(t, [
+        '--http',
+        http,
+        '--camera',
+        'files',
+        '--source',
+        dir,
+        '--fps',
+        '30',
+        '--max-frame-bytes',
+        '2048',
+        '--idle-timeout',
+        '0.3',
+      ]);
       const viewer = await ts.connect();
       await viewer.waitForFrames(3, { timeoutMs: 5000 });
       assert.ok(viewer.frames.every((f) => f.bodyLength === 2000));
@@ -303,14 +353,23 @@ for (const http of FRONT_ENDS) {
         const inWindow = capped.frames.filter((f) => f.receivedAt >= from && f.receivedAt <= to).length;
         const cappedRate = inWindow / seconds;
         const fullRate = 60 / seconds;
-        assert.ok(cappedRate >= 2.5 && cappedRate <= 7, `the ?fps=5 viewer got ${cappedRate.toFixed(1)} frames/s (${inWindow} in ${seconds.toFixed(2)} s)`);
-        assert.ok(fullRate > 2 * cappedRate, `the uncapped viewer got ${fullRate.toFixed(1)} frames/s, the capped one ${cappedRate.toFixed(1)}`);
+        assert.ok(
+          cappedRate >= 2.5 && cappedRate <= 7,
+          `the ?fps=5 viewer got ${cappedRate.toFixed(1)} frames/s (${inWindow} in ${seconds.toFixed(2)} s)`,
+        );
+        assert.ok(
+          fullRate > 2 * cappedRate,
+          `the uncapped viewer got ${fullRate.toFixed(1)} frames/s, the capped one ${cappedRate.toFixed(1)}`,
+        );
         // Capture times of the capped viewer's frames are spaced by about 1/5 s, never a burst.
         // Regression: the cap let every stream's first two frames through back to back (33 ms).
         const stamps = capped.frames.map((f) => f.timestamp!);
         for (let k = 1; k < stamps.length; k++) {
           const gap = stamps[k]! - stamps[k - 1]!;
-          assert.ok(gap >= 0.1, `frames ${k - 1} and ${k} of the ?fps=5 viewer were captured ${(gap * 1000).toFixed(0)} ms apart (X-Timestamps ${stamps.join(', ')})`);
+          assert.ok(
+            gap >= 0.1,
+            `frames ${k - 1} and ${k} of the ?fps=5 viewer were captured ${(gap * 1000).toFixed(0)} ms apart (X-Timestamps ${stamps.join(', ')})`,
+          );
         }
         const status = json<Status>(await fetchOnce(ts.port, '/status'));
         const byPath = new Map(status.clients.map((c) => [c.maxFps, c]));
@@ -359,13 +418,27 @@ for (const http of FRONT_ENDS) {
     describe('keepalive', () => {
       test('a stalled camera: the viewer gets the last frame again about once a second', { timeout: 20_000 }, async (t) => {
         const images = await loadEmulatedImages();
-        const ts = await startTestServer(t, ['--http', http, '--camera', STALL_DRIVER, '--fps', '20', '--idle-timeout', '0.3', '--no-signal-after', '0']);
+        const ts = await startTestServer(t, [
+          '--http',
+          http,
+          '--camera',
+          STALL_DRIVER,
+          '--fps',
+          '20',
+          '--idle-timeout',
+          '0.3',
+          '--no-signal-after',
+          '0',
+        ]);
         const viewer = await ts.connect();
         // The driver yields images 1, 2, 3 and stalls: then image 3 again and again.
         await viewer.waitUntil(() => trailingRepeats(viewer.frames) >= 3, { timeoutMs: 8000, what: 'two keepalive re-sends' });
         const run = viewer.frames.slice(-3);
         assert.ok(run[0]!.body.equals(images[2]!), 'the re-sent frame is not the last one the camera delivered');
-        assert.ok(viewer.frames.slice(0, -3).every((f) => !f.body.equals(images[2]!)), 'image 3 arrived before the stall');
+        assert.ok(
+          viewer.frames.slice(0, -3).every((f) => !f.body.equals(images[2]!)),
+          'image 3 arrived before the stall',
+        );
         for (let k = 1; k < run.length; k++) {
           const gap = run[k]!.receivedAt - run[k - 1]!.receivedAt;
           assert.ok(gap >= 600 && gap <= 2500, `keepalive re-send ${k} came ${gap.toFixed(0)} ms after the previous frame`);
@@ -380,7 +453,18 @@ for (const http of FRONT_ENDS) {
       // that joined a camera already stalled (capture still running, nobody else watching) got
       // the current frame and then nothing, ever.
       test('a viewer joining a camera that already stalled gets keepalives too', { timeout: 20_000 }, async (t) => {
-        const ts = await startTestServer(t, ['--http', http, '--camera', STALL_DRIVER, '--fps', '20', '--idle-timeout', '30', '--no-signal-after', '0']);
+        const ts = await startTestServer(t, [
+          '--http',
+          http,
+          '--camera',
+          STALL_DRIVER,
+          '--fps',
+          '20',
+          '--idle-timeout',
+          '30',
+          '--no-signal-after',
+          '0',
+        ]);
         const first = await ts.connect();
         await first.waitForFrames(3, { timeoutMs: 5000 });
         await first.close();
@@ -389,15 +473,33 @@ for (const http of FRONT_ENDS) {
         const second = await ts.connect();
         const [current] = await second.waitForFrames(1, { timeoutMs: 2000 });
         await second.waitForFrames(3, { timeoutMs: 4000, what: 'two keepalive re-sends to the late viewer' });
-        assert.ok(second.frames.every((f) => f.body.equals(current!.body) && f.rawTimestamp === current!.rawTimestamp), 'the late viewer got something other than the stalled frame');
+        assert.ok(
+          second.frames.every((f) => f.body.equals(current!.body) && f.rawTimestamp === current!.rawTimestamp),
+          'the late viewer got something other than the stalled frame',
+        );
       });
 
       // Regression: the feed measured the "frame interval" of the first frame of a capture
       // session from the last frame of the previous session, so after a camera had been idle a
       // while, a stall right after it restarted got its first keepalive only after 1.5 x the idle
       // gap instead of after a second.
-      test('a camera that stalls right after restarting from idle: keepalive after about a second, not after the idle gap', { timeout: 25_000 }, async (t) => {
-        const ts = await startTestServer(t, ['--http', http, '--camera', `${STALL_DRIVER}`, '--source', '1', '--fps', '20', '--idle-timeout', '0.1', '--no-signal-after', '0']);
+      test('a camera that stalls right after restarting from idle: keepalive after about a second, not after the idle gap', {
+        timeout: 25_000,
+      }, async (t) => {
+        const ts = await startTestServer(t, [
+          '--http',
+          http,
+          '--camera',
+          `${STALL_DRIVER}`,
+          '--source',
+          '1',
+          '--fps',
+          '20',
+          '--idle-timeout',
+          '0.1',
+          '--no-signal-after',
+          '0',
+        ]);
         const first = await ts.connect();
         await first.waitForFrames(2, { timeoutMs: 5000 }); // the frame, then a keepalive
         await first.close();
@@ -417,9 +519,22 @@ for (const http of FRONT_ENDS) {
       // aborted the whole server process, and HEAD /snapshot left the connection hung.
       test('every plain route answers HEAD like GET, without a body, and the connection stays usable', { timeout: 20_000 }, async (t) => {
         const ts = await startTestServer(t, ['--http', http, '--fps', '10', '--idle-timeout', '0.3']);
-        for (const [path, status] of [['/', 200], ['/status', 200], ['/metrics', 200], ['/healthz', 200], ['/snapshot', 200], ['/video_feed', 200], ['/nope', 404], ['/video_feed?fps=abc', 400]] as const) {
+        for (const [path, status] of [
+          ['/', 200],
+          ['/status', 200],
+          ['/metrics', 200],
+          ['/healthz', 200],
+          ['/snapshot', 200],
+          ['/video_feed', 200],
+          ['/nope', 404],
+          ['/video_feed?fps=abc', 400],
+        ] as const) {
           // HEAD, then GET /healthz on the same connection: two whole answers, then the close.
-          const raw = await rawExchange(ts.port, `HEAD ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`, 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+          const raw = await rawExchange(
+            ts.port,
+            `HEAD ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`,
+            'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n',
+          );
           const heads = [...raw.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((m) => Number(m[1]));
           assert.deepEqual(heads, [status, 200], `HEAD ${path} then GET /healthz on one connection: ${JSON.stringify(raw.slice(0, 300))}`);
           const headEnd = raw.indexOf('\r\n\r\n');

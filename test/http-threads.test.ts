@@ -65,20 +65,33 @@ describe('--http-threads 2', { timeout: 60_000 }, () => {
       assert.match(server.stderr(), /HTTP thread 1: uWebSockets\.js front end listening on http:\/\/127\.0\.0\.1:(\d+)\//);
       assert.match(server.stderr(), /serving HTTP from 2 threads/);
       const images = await loadEmulatedImages();
-      const viewers = await Promise.all(Array.from({ length: 16 }, () => MjpegClient.connect({ port: server.port, host: '127.0.0.1', path: '/video_feed', retainBodies: 50 })));
+      const viewers = await Promise.all(
+        Array.from({ length: 16 }, () =>
+          MjpegClient.connect({ port: server.port, host: '127.0.0.1', path: '/video_feed', retainBodies: 50 }),
+        ),
+      );
       try {
         await Promise.all(viewers.map((v) => v.waitForFrames(12, { timeoutMs: 10_000 })));
         for (const v of viewers) {
           assert.deepEqual(v.errors, []);
           for (const f of v.frames.filter((f) => f.body.length > 0)) {
-            assert.ok(isCompleteJpeg(f.body) && images.some((img) => img.equals(f.body)), `frame ${f.index} is not one of the camera's images`);
+            assert.ok(
+              isCompleteJpeg(f.body) && images.some((img) => img.equals(f.body)),
+              `frame ${f.index} is not one of the camera's images`,
+            );
           }
         }
         // The kernel spreads connections over the threads listening on the port: with 16 of
         // them, all on one thread would happen once in 30,000 runs.
         const s = await status(server.port);
-        assert.deepEqual(s.httpThreads.map((t) => t.thread), [0, 1]);
-        assert.ok(s.httpThreads.every((t) => t.clients > 0), `clients per thread: ${JSON.stringify(s.httpThreads)}`);
+        assert.deepEqual(
+          s.httpThreads.map((t) => t.thread),
+          [0, 1],
+        );
+        assert.ok(
+          s.httpThreads.every((t) => t.clients > 0),
+          `clients per thread: ${JSON.stringify(s.httpThreads)}`,
+        );
         assert.equal(s.httpThreads[0]!.clients + s.httpThreads[1]!.clients, 16);
         assert.equal(s.clients.length, 16);
         assert.equal(s.cameras[0]!.viewers, 16);
@@ -88,7 +101,10 @@ describe('--http-threads 2', { timeout: 60_000 }, () => {
         const { samples } = parsePrometheus((await fetchOnce(server.port, '/metrics')).body.toString());
         assert.equal(sampleValue(samples, 'framering_clients', { camera: 'default' }), 16);
         const perThread = [0, 1].map((t) => sampleValue(samples, 'framering_http_thread_clients', { thread: String(t) }));
-        assert.deepEqual(perThread, s.httpThreads.map((t) => t.clients));
+        assert.deepEqual(
+          perThread,
+          s.httpThreads.map((t) => t.clients),
+        );
         const sent = sampleValue(samples, 'framering_frames_sent_total', { camera: 'default' })!;
         assert.ok(sent >= 16 * 12, `frames sent ${sent}`);
         assert.ok(sampleValue(samples, 'framering_frames_published_total', { camera: 'default' })! >= 12);
@@ -99,32 +115,44 @@ describe('--http-threads 2', { timeout: 60_000 }, () => {
   });
 
   it('a viewer on thread 1 alone keeps the camera running; when it leaves, capture goes idle', async () => {
-    await withServer(['--camera', 'files', '--source', EMULATED_ASSETS.pathname, '--fps', '20', '--idle-timeout', '0.5'], async (server) => {
-      // Each viewer asks for a distinct ?fps cap, which /status reports: that tells its thread.
-      const viewers: MjpegClient[] = [];
-      let onThread1: MjpegClient | undefined;
-      for (let i = 1; i <= 40 && !onThread1; i++) {
-        const v = await MjpegClient.connect({ port: server.port, host: '127.0.0.1', path: `/video_feed?fps=${100 + i}`, retainBodies: 2 });
-        viewers.push(v);
-        const s = await waitForStatus(server.port, (s) => s.clients.length === viewers.length, 'the new viewer in /status');
-        if (s.clients.find((c) => c.maxFps === 100 + i)?.thread === 1) onThread1 = v;
-      }
-      assert.ok(onThread1, 'no connection of 40 landed on thread 1');
-      await Promise.all(viewers.filter((v) => v !== onThread1).map((v) => v.close()));
-      await waitForStatus(server.port, (s) => s.clients.length === 1 && s.clients[0]!.thread === 1, 'only the thread-1 viewer left');
-      await sleep(1500); // three idle timeouts
-      const before = onThread1.frames.length;
-      await onThread1.waitForFrames(before + 10, { timeoutMs: 5000, what: 'frames to the thread-1 viewer' });
-      assert.equal((await status(server.port)).cameras[0]!.state, 'running');
-      await onThread1.close();
-      await waitForStatus(server.port, (s) => s.cameras[0]!.state === 'idle', 'capture to go idle');
-    });
+    await withServer(
+      ['--camera', 'files', '--source', EMULATED_ASSETS.pathname, '--fps', '20', '--idle-timeout', '0.5'],
+      async (server) => {
+        // Each viewer asks for a distinct ?fps cap, which /status reports: that tells its thread.
+        const viewers: MjpegClient[] = [];
+        let onThread1: MjpegClient | undefined;
+        for (let i = 1; i <= 40 && !onThread1; i++) {
+          const v = await MjpegClient.connect({
+            port: server.port,
+            host: '127.0.0.1',
+            path: `/video_feed?fps=${100 + i}`,
+            retainBodies: 2,
+          });
+          viewers.push(v);
+          const s = await waitForStatus(server.port, (s) => s.clients.length === viewers.length, 'the new viewer in /status');
+          if (s.clients.find((c) => c.maxFps === 100 + i)?.thread === 1) onThread1 = v;
+        }
+        assert.ok(onThread1, 'no connection of 40 landed on thread 1');
+        await Promise.all(viewers.filter((v) => v !== onThread1).map((v) => v.close()));
+        await waitForStatus(server.port, (s) => s.clients.length === 1 && s.clients[0]!.thread === 1, 'only the thread-1 viewer left');
+        await sleep(1500); // three idle timeouts
+        const before = onThread1.frames.length;
+        await onThread1.waitForFrames(before + 10, { timeoutMs: 5000, what: 'frames to the thread-1 viewer' });
+        assert.equal((await status(server.port)).cameras[0]!.state, 'running');
+        await onThread1.close();
+        await waitForStatus(server.port, (s) => s.cameras[0]!.state === 'idle', 'capture to go idle');
+      },
+    );
   });
 
   it('--max-clients holds across threads', async () => {
     await withServer(['--camera', 'files', '--source', EMULATED_ASSETS.pathname, '--fps', '10', '--max-clients', '5'], async (server) => {
       // All at once, and held open: the places are taken by viewers on both threads together.
-      const clients = await Promise.all(Array.from({ length: 12 }, () => MjpegClient.connect({ port: server.port, host: '127.0.0.1', path: '/video_feed', retainBodies: 1 })));
+      const clients = await Promise.all(
+        Array.from({ length: 12 }, () =>
+          MjpegClient.connect({ port: server.port, host: '127.0.0.1', path: '/video_feed', retainBodies: 1 }),
+        ),
+      );
       try {
         const answers = clients.map((c) => c.status);
         assert.equal(answers.filter((s) => s === 503).length, 7, `answers: ${answers.join(' ')}`);
@@ -145,11 +173,16 @@ describe('--http-threads 2', { timeout: 60_000 }, () => {
 
   it('SIGTERM with viewers on both threads ends every stream and exits 0 within 2 s', async () => {
     const server = await startTwoThreads(['--camera', 'files', '--source', EMULATED_ASSETS.pathname, '--fps', '30']);
-    const viewers = await Promise.all(Array.from({ length: 40 }, () => MjpegClient.connect({ port: server.port, host: '127.0.0.1', path: '/video_feed', retainBodies: 1 })));
+    const viewers = await Promise.all(
+      Array.from({ length: 40 }, () => MjpegClient.connect({ port: server.port, host: '127.0.0.1', path: '/video_feed', retainBodies: 1 })),
+    );
     try {
       await Promise.all(viewers.map((v) => v.waitForFrames(2, { timeoutMs: 10_000 })));
       const s = await status(server.port);
-      assert.ok(s.httpThreads.every((t) => t.clients > 0), JSON.stringify(s.httpThreads));
+      assert.ok(
+        s.httpThreads.every((t) => t.clients > 0),
+        JSON.stringify(s.httpThreads),
+      );
       const t0 = performance.now();
       server.child.kill('SIGTERM');
       const { status: code } = await server.exited;
@@ -168,7 +201,12 @@ describe('--http-threads 2', { timeout: 60_000 }, () => {
 describe('a port another server holds is refused, whatever the threads on either side', { timeout: 60_000 }, () => {
   // The threads share a port with SO_REUSEPORT, which on its own would let a second server (a
   // manual run beside the service) bind the same port and take half of its connections.
-  for (const [first, second] of [[1, 1], [1, 2], [2, 1], [2, 2]] as const) {
+  for (const [first, second] of [
+    [1, 1],
+    [1, 2],
+    [2, 1],
+    [2, 2],
+  ] as const) {
     it(`${first} thread(s) hold it; ${second} thread(s) asking: exit 1, one line`, async () => {
       const port = await freePort();
       const holder = await startCli(['--http', 'uws', '--http-threads', String(first), '--port', String(port)]);
@@ -187,7 +225,10 @@ describe('a port another server holds is refused, whatever the threads on either
 
 describe('--http-threads: the default, and where it cannot apply', () => {
   it('defaults to half the cores, from 1 to 4 (2 on a 4-core Raspberry Pi 4)', () => {
-    assert.deepEqual([1, 2, 3, 4, 6, 8, 16, 64].map((cores) => defaultHttpThreads(cores)), [1, 1, 1, 2, 3, 4, 4, 4]);
+    assert.deepEqual(
+      [1, 2, 3, 4, 6, 8, 16, 64].map((cores) => defaultHttpThreads(cores)),
+      [1, 1, 1, 2, 3, 4, 4, 4],
+    );
   });
 
   it('node:http chosen because uWS cannot load: more threads are declined with a warning', () => {
@@ -202,7 +243,10 @@ describe('--http-threads: the default, and where it cannot apply', () => {
   it('with --http node: exit 2, one line naming the option', async () => {
     const r = await runCli(['--http', 'node', '--http-threads', '2', '--port', '0']);
     assert.equal(r.status, 2, r.stderr);
-    assert.equal(r.stderr.trimEnd(), 'framering: invalid --http-threads 2: the node front end serves from one thread; use --http uws for more');
+    assert.equal(
+      r.stderr.trimEnd(),
+      'framering: invalid --http-threads 2: the node front end serves from one thread; use --http uws for more',
+    );
   });
 
   it('out of range: exit 2, one line', async () => {

@@ -76,7 +76,10 @@ describe('capture lifecycle (emulated camera, --idle-timeout 0.3)', () => {
     await sleep(IDLE_TIMEOUT_S * 1000 * 4);
     assert.deepEqual(rec.states, [], 'no state change while the viewer watched');
     assert.equal(camera.state, 'running');
-    assert.ok(camera.ring.published() - published0 >= 5, `published ${camera.ring.published() - published0} frames in ${IDLE_TIMEOUT_S * 4} s`);
+    assert.ok(
+      camera.ring.published() - published0 >= 5,
+      `published ${camera.ring.published() - published0} frames in ${IDLE_TIMEOUT_S * 4} s`,
+    );
     assert.ok(client.frames.length - frames0 >= 5, `received ${client.frames.length - frames0} frames in ${IDLE_TIMEOUT_S * 4} s`);
     assert.deepEqual(client.errors, []);
   });

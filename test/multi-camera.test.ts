@@ -41,8 +41,23 @@ for (const http of FRONT_ENDS) {
     test('--camera a=emulated --camera b=files,source=DIR: each path serves its own camera', { timeout: 20_000 }, async (t) => {
       const emulated = await loadEmulatedImages();
       const { dir, frames: files } = await createJpegFolder(t, 3, 3000);
-      const ts = await startTestServer(t, ['--http', http, '--idle-timeout', '0.3', '--camera', 'a=emulated,fps=10', '--camera', `b=files,source=${dir},fps=30`]);
-      assert.deepEqual(ts.server.cameras.map((c) => [c.name, c.driver]), [['a', 'emulated'], ['b', 'files']]);
+      const ts = await startTestServer(t, [
+        '--http',
+        http,
+        '--idle-timeout',
+        '0.3',
+        '--camera',
+        'a=emulated,fps=10',
+        '--camera',
+        `b=files,source=${dir},fps=30`,
+      ]);
+      assert.deepEqual(
+        ts.server.cameras.map((c) => [c.name, c.driver]),
+        [
+          ['a', 'emulated'],
+          ['b', 'files'],
+        ],
+      );
       const a = cameraNamed(ts, 'a');
       const b = cameraNamed(ts, 'b');
       const isEmulated = (body: Buffer) => emulated.some((img) => img.equals(body));
@@ -50,14 +65,14 @@ for (const http of FRONT_ENDS) {
 
       // Watching b starts b only.
       const bStream = await framesOf(ts, '/cameras/b/video_feed', 4);
-      assert.ok(bStream.bodies.every(isFile), '/cameras/b/video_feed sent frames that are not b\'s files');
+      assert.ok(bStream.bodies.every(isFile), "/cameras/b/video_feed sent frames that are not b's files");
       assert.equal(a.ring.published(), 0, 'watching b started a');
       assert.equal(a.state, 'idle');
 
       const bSnap = await fetchOnce(ts.port, '/cameras/b/snapshot');
       assert.equal(bSnap.status, 200);
       assert.equal(bSnap.headers['content-type'], 'image/jpeg');
-      assert.ok(isFile(bSnap.body), '/cameras/b/snapshot is not one of b\'s files');
+      assert.ok(isFile(bSnap.body), "/cameras/b/snapshot is not one of b's files");
 
       const aStream = await framesOf(ts, '/cameras/a/video_feed', 2);
       assert.ok(aStream.bodies.every(isEmulated), '/cameras/a/video_feed sent frames that are not emulated images');
@@ -71,9 +86,21 @@ for (const http of FRONT_ENDS) {
       for (const c of [bStream.client, aStream.client, plain.client]) assert.deepEqual(c.errors, []);
 
       // /status, /healthz and /metrics cover both.
-      const status = json<{ cameras: { name: string; driver: string; state: string }[]; clients: { camera: string; path: string }[] }>(await fetchOnce(ts.port, '/status'));
-      assert.deepEqual(status.cameras.map((c) => [c.name, c.driver, c.state]), [['a', 'emulated', 'running'], ['b', 'files', 'running']]);
-      assert.deepEqual(status.clients.map((c) => `${c.camera} ${c.path}`).sort(), ['a /cameras/a/video_feed', 'a /video_feed', 'b /cameras/b/video_feed']);
+      const status = json<{ cameras: { name: string; driver: string; state: string }[]; clients: { camera: string; path: string }[] }>(
+        await fetchOnce(ts.port, '/status'),
+      );
+      assert.deepEqual(
+        status.cameras.map((c) => [c.name, c.driver, c.state]),
+        [
+          ['a', 'emulated', 'running'],
+          ['b', 'files', 'running'],
+        ],
+      );
+      assert.deepEqual(status.clients.map((c) => `${c.camera} ${c.path}`).sort(), [
+        'a /cameras/a/video_feed',
+        'a /video_feed',
+        'b /cameras/b/video_feed',
+      ]);
       assert.deepEqual(json(await fetchOnce(ts.port, '/healthz')), { status: 'serving', cameras: { a: 'running', b: 'running' } });
       const m = parsePrometheus((await fetchOnce(ts.port, '/metrics')).text);
       assert.equal(sampleValue(m.samples, 'framering_clients', { camera: 'a' }), 2);
@@ -82,14 +109,31 @@ for (const http of FRONT_ENDS) {
     });
 
     test('unknown camera names and paths: 404; other methods: 405', { timeout: 15_000 }, async (t) => {
-      const ts = await startTestServer(t, ['--http', http, '--idle-timeout', '0.3', '--camera', 'a=emulated', '--camera', 'b=emulated,fps=5']);
+      const ts = await startTestServer(t, [
+        '--http',
+        http,
+        '--idle-timeout',
+        '0.3',
+        '--camera',
+        'a=emulated',
+        '--camera',
+        'b=emulated,fps=5',
+      ]);
       for (const path of ['/cameras/zzz/video_feed', '/cameras/zzz/snapshot', '/cameras/A/video_feed', '/cameras/%ZZ/snapshot']) {
         const res = await fetchOnce(ts.port, path);
         assert.equal(res.status, 404, path);
         assert.match(res.text, /no camera named/, path);
         assert.equal(res.text.trimEnd().split('\n').length, 1);
       }
-      for (const path of ['/cameras', '/cameras/', '/cameras/a', '/cameras/a/', '/cameras/a/status', '/cameras/a/video_feed/x', '/cameras//video_feed']) {
+      for (const path of [
+        '/cameras',
+        '/cameras/',
+        '/cameras/a',
+        '/cameras/a/',
+        '/cameras/a/status',
+        '/cameras/a/video_feed/x',
+        '/cameras//video_feed',
+      ]) {
         assert.equal((await fetchOnce(ts.port, path)).status, 404, path);
       }
       for (const path of ['/cameras/b/video_feed', '/cameras/b/snapshot']) {
@@ -102,7 +146,16 @@ for (const http of FRONT_ENDS) {
     });
 
     test('the page shows every camera, each with its own stream', { timeout: 10_000 }, async (t) => {
-      const ts = await startTestServer(t, ['--http', http, '--idle-timeout', '0.3', '--camera', 'front=emulated', '--camera', 'back_yard-2=emulated']);
+      const ts = await startTestServer(t, [
+        '--http',
+        http,
+        '--idle-timeout',
+        '0.3',
+        '--camera',
+        'front=emulated',
+        '--camera',
+        'back_yard-2=emulated',
+      ]);
       const page = await fetchOnce(ts.port, '/');
       assert.equal(page.status, 200);
       const sources = [...page.text.matchAll(/<img\b[^>]*\bsrc="([^"]*)"/g)].map((m) => m[1]);
@@ -125,20 +178,44 @@ for (const http of FRONT_ENDS) {
         const dir = await tempDir(t);
         const file = join(dir, `framering.${format}`);
         if (format === 'yaml') {
-          await writeFile(file, `# two cameras\nidleTimeout: 0.3\nmaxClients: 5\ncameras:\n  a:\n    driver: emulated\n    fps: 10\n  b:\n    driver: files\n    source: ${JSON.stringify(source)}\n    fps: 30\n`);
+          await writeFile(
+            file,
+            `# two cameras\nidleTimeout: 0.3\nmaxClients: 5\ncameras:\n  a:\n    driver: emulated\n    fps: 10\n  b:\n    driver: files\n    source: ${JSON.stringify(source)}\n    fps: 30\n`,
+          );
         } else {
-          await writeFile(file, JSON.stringify({ 'idle-timeout': 0.3, cameras: [{ name: 'a', driver: 'emulated', fps: 10 }, { name: 'b', driver: 'files', source, fps: 30 }] }));
+          await writeFile(
+            file,
+            JSON.stringify({
+              'idle-timeout': 0.3,
+              cameras: [
+                { name: 'a', driver: 'emulated', fps: 10 },
+                { name: 'b', driver: 'files', source, fps: 30 },
+              ],
+            }),
+          );
         }
         const ts = await startTestServer(t, ['--http', http, '--config', file]);
         assert.equal(ts.config.idleTimeout, 0.3);
-        assert.deepEqual(ts.server.cameras.map((c) => [c.name, c.driver]), [['a', 'emulated'], ['b', 'files']]);
+        assert.deepEqual(
+          ts.server.cameras.map((c) => [c.name, c.driver]),
+          [
+            ['a', 'emulated'],
+            ['b', 'files'],
+          ],
+        );
         const bSnap = await fetchOnce(ts.port, '/cameras/b/snapshot');
         assert.equal(bSnap.status, 200);
-        assert.ok(files.some((f) => f.equals(bSnap.body)), '/cameras/b/snapshot is not one of b\'s files');
+        assert.ok(
+          files.some((f) => f.equals(bSnap.body)),
+          "/cameras/b/snapshot is not one of b's files",
+        );
         const { bodies } = await framesOf(ts, '/cameras/a/video_feed', 2);
         assert.ok(bodies.every((body) => emulated.some((img) => img.equals(body))));
         const snap = await fetchOnce(ts.port, '/snapshot');
-        assert.ok(emulated.some((img) => img.equals(snap.body)), '/snapshot is not camera a');
+        assert.ok(
+          emulated.some((img) => img.equals(snap.body)),
+          '/snapshot is not camera a',
+        );
       });
     }
   });

@@ -7,7 +7,14 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { boundaryFromContentType, delimiterFor, isMultipartContentType, MultipartParser, type DropReason, type PartHeaders } from '../src/drivers/mjpeg/multipart-parser.js';
+import {
+  boundaryFromContentType,
+  delimiterFor,
+  isMultipartContentType,
+  MultipartParser,
+  type DropReason,
+  type PartHeaders,
+} from '../src/drivers/mjpeg/multipart-parser.js';
 
 const ASSETS = new URL('../../assets/emulated/', import.meta.url);
 const JPEGS = ['1.jpg', '2.jpg', '3.jpg'].map((n) => readFileSync(new URL(n, ASSETS)));
@@ -82,8 +89,17 @@ function assertParses(boundary: string | undefined, stream: Buffer, expected: re
   ];
   for (const [how, run] of runs) {
     const r = run();
-    assert.equal(r.frames.length, expected.length, `${how}: ${r.frames.length} frames, expected ${expected.length} (drops: ${r.drops.map((d) => d.detail).join('; ')})`);
-    r.frames.forEach((f, i) => assert.ok(f.equals(expected[i]!), `${how}: frame ${i} (${f.length} bytes) differs from the expected ${expected[i]!.length}-byte JPEG`));
+    assert.equal(
+      r.frames.length,
+      expected.length,
+      `${how}: ${r.frames.length} frames, expected ${expected.length} (drops: ${r.drops.map((d) => d.detail).join('; ')})`,
+    );
+    r.frames.forEach((f, i) =>
+      assert.ok(
+        f.equals(expected[i]!),
+        `${how}: frame ${i} (${f.length} bytes) differs from the expected ${expected[i]!.length}-byte JPEG`,
+      ),
+    );
     assert.equal(r.parser.stats.corrupt, corrupt, `${how}: corrupt count (drops: ${r.drops.map((d) => d.detail).join('; ')})`);
     assert.equal(r.drops.length, corrupt, `${how}: onDrop calls`);
     last = r;
@@ -97,7 +113,11 @@ const latin1 = (s: string): Buffer => Buffer.from(s, 'latin1');
 function framering(jpegs: readonly Buffer[]): Buffer {
   const out = [latin1('--frame\r\n')];
   for (const j of jpegs) {
-    out.push(latin1(`Content-Type: image/jpeg\r\nContent-Length: ${j.length}\r\nX-Timestamp: 1700000000.000001\r\n\r\n`), j, latin1('\r\n--frame\r\n'));
+    out.push(
+      latin1(`Content-Type: image/jpeg\r\nContent-Length: ${j.length}\r\nX-Timestamp: 1700000000.000001\r\n\r\n`),
+      j,
+      latin1('\r\n--frame\r\n'),
+    );
   }
   return Buffer.concat(out);
 }
@@ -114,7 +134,8 @@ function part(boundary: string, body: Buffer, style: PartStyle = {}): Buffer {
   const eol = style.eol ?? '\r\n';
   const name = style.headerCase ?? ((n: string) => n);
   let head = `--${boundary}${eol}${name('Content-Type')}: ${style.type ?? 'image/jpeg'}${eol}`;
-  if (style.contentLength !== false) head += `${name('Content-Length')}: ${typeof style.contentLength === 'number' ? style.contentLength : body.length}${eol}`;
+  if (style.contentLength !== false)
+    head += `${name('Content-Length')}: ${typeof style.contentLength === 'number' ? style.contentLength : body.length}${eol}`;
   return Buffer.concat([latin1(head + eol), body, latin1(eol)]);
 }
 
@@ -161,7 +182,11 @@ describe('MultipartParser', () => {
     const b = 'boundarydonotcross';
     const stream = Buffer.concat([
       latin1(`\r\n--${b}\r\n`),
-      ...[J1, J2, J3].flatMap((j) => [latin1(`Content-Type: image/jpeg\r\nContent-Length: ${j.length}\r\nX-Timestamp: 12.000345\r\n\r\n`), j, latin1(`\r\n--${b}\r\n`)]),
+      ...[J1, J2, J3].flatMap((j) => [
+        latin1(`Content-Type: image/jpeg\r\nContent-Length: ${j.length}\r\nX-Timestamp: 12.000345\r\n\r\n`),
+        j,
+        latin1(`\r\n--${b}\r\n`),
+      ]),
     ]);
     assertParses(boundaryFromContentType(`multipart/x-mixed-replace;boundary=${b}`), stream, [J1, J2, J3]);
   });
@@ -185,7 +210,11 @@ describe('MultipartParser', () => {
 
   test('a quoted boundary', () => {
     const b = boundaryFromContentType('multipart/x-mixed-replace; boundary="quoted:boundary"')!;
-    const stream = Buffer.concat([part('quoted:boundary', J1), part('quoted:boundary', J2, { contentLength: false }), latin1('--quoted:boundary--\r\n')]);
+    const stream = Buffer.concat([
+      part('quoted:boundary', J1),
+      part('quoted:boundary', J2, { contentLength: false }),
+      latin1('--quoted:boundary--\r\n'),
+    ]);
     assertParses(b, stream, [J1, J2]);
   });
 
@@ -195,7 +224,11 @@ describe('MultipartParser', () => {
     const wrong = Buffer.concat([part('myboundary', J1), part('myboundary', J2, { contentLength: false }), latin1('--myboundary\r\n')]);
     assertParses(announced, wrong, [J1, J2]);
     // RFC 2046: the body adds -- to the announced boundary.
-    const right = Buffer.concat([part('--myboundary', J1), part('--myboundary', J2, { contentLength: false }), latin1('----myboundary\r\n')]);
+    const right = Buffer.concat([
+      part('--myboundary', J1),
+      part('--myboundary', J2, { contentLength: false }),
+      latin1('----myboundary\r\n'),
+    ]);
     assertParses(announced, right, [J1, J2]);
   });
 
@@ -237,7 +270,11 @@ describe('MultipartParser', () => {
   });
 
   test('a delimiter split across chunks at every position', () => {
-    const stream = Buffer.concat([part('a-fairly-long-boundary-string', J1, { contentLength: false }), part('a-fairly-long-boundary-string', J2), latin1('--a-fairly-long-boundary-string\r\n')]);
+    const stream = Buffer.concat([
+      part('a-fairly-long-boundary-string', J1, { contentLength: false }),
+      part('a-fairly-long-boundary-string', J2),
+      latin1('--a-fairly-long-boundary-string\r\n'),
+    ]);
     const second = stream.indexOf('--a-fairly-long-boundary-string', 10);
     for (let cut = second - 3; cut <= second + 35; cut++) {
       const r = newParser('a-fairly-long-boundary-string');
@@ -267,7 +304,11 @@ describe('MultipartParser', () => {
     const app1Body = Buffer.concat([latin1('Exif\0\0'), J2]);
     const app1 = Buffer.concat([Buffer.from([0xff, 0xe1, (app1Body.length + 2) >> 8, (app1Body.length + 2) & 0xff]), app1Body]);
     const withThumb = Buffer.concat([J1.subarray(0, 2), app1, J1.subarray(2)]);
-    const stream = Buffer.concat([part('frame', withThumb, { contentLength: false }), part('frame', J3, { contentLength: false }), latin1('--frame\r\n')]);
+    const stream = Buffer.concat([
+      part('frame', withThumb, { contentLength: false }),
+      part('frame', J3, { contentLength: false }),
+      latin1('--frame\r\n'),
+    ]);
     assertParses('frame', stream, [withThumb, J3]);
   });
 
@@ -294,7 +335,11 @@ describe('MultipartParser', () => {
     const lying = Buffer.concat([part('frame', J1, { contentLength: 999_999_999 }), part('frame', J2), latin1('--frame\r\n')]);
     for (const size of [1, 7, 4096]) {
       const r = parseInPieces('frame', lying, size, 1024 * 1024);
-      assert.deepEqual(r.frames.map((f) => f.length), [J1.length, J2.length], `pieces of ${size}`);
+      assert.deepEqual(
+        r.frames.map((f) => f.length),
+        [J1.length, J2.length],
+        `pieces of ${size}`,
+      );
     }
     const big = Buffer.concat([part('frame', J1, { contentLength: false }), part('frame', J2), latin1('--frame\r\n')]);
     const r = parseInPieces('frame', big, 4096, 8 * 1024);
@@ -303,12 +348,21 @@ describe('MultipartParser', () => {
     assert.equal(r.frames.length, 0);
     assert.equal(r.parser.stats.oversize, 2);
     assert.equal(r.parser.stats.corrupt, 0);
-    assert.deepEqual(r.drops.map((d) => d.reason), ['oversize', 'oversize']);
+    assert.deepEqual(
+      r.drops.map((d) => d.reason),
+      ['oversize', 'oversize'],
+    );
   });
 
   test('oversized part headers are dropped and the parser resynchronises', () => {
     const r = newParser('frame', undefined, 256);
-    const stream = Buffer.concat([latin1(`--frame\r\nX-Junk: ${'j'.repeat(1000)}\r\n\r\n`), J1, latin1('\r\n'), part('frame', J2), latin1('--frame\r\n')]);
+    const stream = Buffer.concat([
+      latin1(`--frame\r\nX-Junk: ${'j'.repeat(1000)}\r\n\r\n`),
+      J1,
+      latin1('\r\n'),
+      part('frame', J2),
+      latin1('--frame\r\n'),
+    ]);
     for (let i = 0; i < stream.length; i += 13) r.parser.push(Buffer.from(stream.subarray(i, i + 13)));
     assert.equal(r.frames.length, 1);
     assert.ok(r.frames[0]!.equals(J2));

@@ -93,7 +93,18 @@ async function startFloor(t: TestContext): Promise<{ child: ChildProcess; port: 
 
 /** Runs loadgen for about 2 s against `port` and returns its JSON result, checked for shape and sane values. */
 async function loadgen(port: number, serverPid: number): Promise<Record<string, any>> {
-  const args = ['--url', `http://127.0.0.1:${port}/video_feed`, '--clients', String(CLIENTS), '--warmup', '0.5', '--duration', '2', '--server-pid', String(serverPid)];
+  const args = [
+    '--url',
+    `http://127.0.0.1:${port}/video_feed`,
+    '--clients',
+    String(CLIENTS),
+    '--warmup',
+    '0.5',
+    '--duration',
+    '2',
+    '--server-pid',
+    String(serverPid),
+  ];
   const r = await run(join(BUILD, 'loadgen'), args, 30_000);
   assert.equal(r.status, 0, `loadgen exited with ${r.status} (${r.signal}):\n${r.stdout}\n${r.stderr}`);
   const lines = r.stdout.split('\n').filter((l) => l.length > 0);

@@ -14,7 +14,6 @@ import { createLogger } from '../src/core/log.js';
 import { startServer } from '../src/app/main.js';
 import { fakeJpeg } from './helpers/server.js';
 
-
 it('oversize frames are dropped, counted and logged once per burst; viewers get only whole frames', { timeout: 20_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'framering-oversize-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -23,7 +22,10 @@ it('oversize frames are dropped, counted and logged once per burst; viewers get 
   sizes.forEach((size, i) => writeFileSync(join(dir, `${i + 1}.jpg`), fakeJpeg(size, 0x10 + i)));
 
   const lines: string[] = [];
-  const parsed = parseConfig(['--host', '127.0.0.1', '--port', '0', '--camera', 'files', '--source', dir, '--fps', '30', '--max-frame-bytes', '4096'], {});
+  const parsed = parseConfig(
+    ['--host', '127.0.0.1', '--port', '0', '--camera', 'files', '--source', dir, '--fps', '30', '--max-frame-bytes', '4096'],
+    {},
+  );
   const server = await startServer((parsed as { config: Config }).config, { log: createLogger('debug', (l) => lines.push(l)) });
   t.after(() => server.close());
 
@@ -53,7 +55,10 @@ it('oversize frames are dropped, counted and logged once per burst; viewers get 
   });
 
   // Only the sizes that fit ever arrive, each whole.
-  assert.ok(bodies.every((n) => n === 1000 || n === 2000 || n === 3000), `sizes seen: ${bodies.join(',')}`);
+  assert.ok(
+    bodies.every((n) => n === 1000 || n === 2000 || n === 3000),
+    `sizes seen: ${bodies.join(',')}`,
+  );
   const ring = server.cameras[0]!.ring;
   assert.ok(ring.droppedOversize() >= 3, `dropped ${ring.droppedOversize()}`);
   const log = lines.join('');

@@ -155,7 +155,10 @@ test('attaching checks the buffer type, its magic number, layout version and siz
 
   const badVersion = copy();
   new Int32Array(badVersion)[kVersion] = RING_LAYOUT_VERSION + 1;
-  assert.throws(() => new FrameRing(badVersion), (e: unknown) => e instanceof TypeError && /layout version 2, expected 1/.test(e.message));
+  assert.throws(
+    () => new FrameRing(badVersion),
+    (e: unknown) => e instanceof TypeError && /layout version 2, expected 1/.test(e.message),
+  );
 
   assert.throws(() => new FrameRing(copy(good.byteLength + 64)), /size does not match/);
   assert.throws(() => new FrameRing(copy(good.byteLength - 1024)), /size does not match/);
@@ -262,7 +265,10 @@ test('publish then read: same bytes, length, capture time to the microsecond; se
     assert.equal(seen[0]![0], f.length);
     assert.equal(seen[0]![1], got.captureTime);
     assert.deepEqual(got.dest.bytes.subarray(20), f, 'the JPEG lands at jpegOffset');
-    assert.ok(got.dest.bytes.subarray(0, 20).every((b) => b === 0xee), 'bytes before jpegOffset untouched');
+    assert.ok(
+      got.dest.bytes.subarray(0, 20).every((b) => b === 0xee),
+      'bytes before jpegOffset untouched',
+    );
 
     const again = ring.readJpeg();
     assert.ok(again);
@@ -295,17 +301,14 @@ test('capture times survive to the microsecond, including past 2038 and the last
 // Regression: publish() used to round the sub-millisecond part on its own and clamp it to
 // 999_999 µs, so a time in the last half microsecond of a second came back rounded down instead
 // of carrying into the next second.
-test(
-  'a capture time in the last half microsecond of a second rounds up into the next second',
-  () => {
-    const ring = FrameRing.create({ slots: 2, slotBytes: 1024 });
-    const t = 1_700_000_000_999.9996; // nearest microsecond: 1_700_000_001_000.000
-    ring.publish(frame(1, 10), t);
-    const got = ring.readJpeg();
-    assert.ok(got);
-    assertSameMicrosecond(got.captureTime, t);
-  },
-);
+test('a capture time in the last half microsecond of a second rounds up into the next second', () => {
+  const ring = FrameRing.create({ slots: 2, slotBytes: 1024 });
+  const t = 1_700_000_000_999.9996; // nearest microsecond: 1_700_000_001_000.000
+  ring.publish(frame(1, 10), t);
+  const got = ring.readJpeg();
+  assert.ok(got);
+  assertSameMicrosecond(got.captureTime, t);
+});
 
 test('a zero-length frame and a frame of exactly slotBytes are published whole', () => {
   const ring = FrameRing.create({ slots: 3, slotBytes: 1024 });
@@ -660,7 +663,12 @@ test('attaching to a buffer whose header claims an impossible geometry is refuse
   const header = new Int32Array(buffer, 0, 16);
   header[kVersion] = RING_LAYOUT_VERSION;
   Atomics.store(header, kMagic, RING_MAGIC);
-  for (const [slots, bytes] of [[0, 0], [1, 4096], [4, 10], [2000, 4096]] as const) {
+  for (const [slots, bytes] of [
+    [0, 0],
+    [1, 4096],
+    [4, 10],
+    [2000, 4096],
+  ] as const) {
     header[kSlotCount] = slots;
     header[kSlotBytes] = bytes;
     assert.throws(() => new FrameRing(buffer), /corrupt header/);

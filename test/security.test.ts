@@ -50,8 +50,14 @@ function cleanEnv(): NodeJS.ProcessEnv {
  * The CLI as a child process with stdout and stderr both captured (startCli drops stdout);
  * killed when the test ends. Resolves once it listens.
  */
-async function startCliCapturing(t: TestContext, args: string[]): Promise<{ port: number; output: () => string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [CLI, '--host', '127.0.0.1', '--port', '0', ...args], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+async function startCliCapturing(
+  t: TestContext,
+  args: string[],
+): Promise<{ port: number; output: () => string; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [CLI, '--host', '127.0.0.1', '--port', '0', ...args], {
+    env: cleanEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
@@ -102,16 +108,47 @@ const OLD_TLS: [string, tls.ConnectionOptions][] = [
 
 for (const http of FRONT_ENDS) {
   describe(`security (--http ${http})`, () => {
-    test('with --auth, every route and method needs credentials; only /healthz is open, and only by its exact path', { timeout: 30_000 }, async (t) => {
-      const ts = await startTestServer(t, ['--http', http, '--idle-timeout', '0.3', '--auth', 'user:secret', '--camera', 'default=emulated,fps=10', '--camera', 'second=emulated,fps=10']);
+    test('with --auth, every route and method needs credentials; only /healthz is open, and only by its exact path', {
+      timeout: 30_000,
+    }, async (t) => {
+      const ts = await startTestServer(t, [
+        '--http',
+        http,
+        '--idle-timeout',
+        '0.3',
+        '--auth',
+        'user:secret',
+        '--camera',
+        'default=emulated,fps=10',
+        '--camera',
+        'second=emulated,fps=10',
+      ]);
       const good = { Authorization: basic('user:secret') };
       // Every path src/server/router.ts answers, plus unknown ones: a 401 must not tell which exist.
       const routes = [
-        '/', '/index.html', '/video_feed', '/video_feed?fps=1', '/snapshot', '/status', '/metrics',
-        '/cameras/default/video_feed', '/cameras/default/snapshot', '/cameras/second/video_feed', '/cameras/second/snapshot',
-        '/cameras/nope/video_feed', '/nope',
+        '/',
+        '/index.html',
+        '/video_feed',
+        '/video_feed?fps=1',
+        '/snapshot',
+        '/status',
+        '/metrics',
+        '/cameras/default/video_feed',
+        '/cameras/default/snapshot',
+        '/cameras/second/video_feed',
+        '/cameras/second/snapshot',
+        '/cameras/nope/video_feed',
+        '/nope',
         // Look-alikes of the one open path.
-        '/healthz/', '/HEALTHZ', '//healthz', '/./healthz', '/healthz/../status', '/healthz%00', '/healthz.json', '/status?/healthz', '/cameras/healthz/snapshot',
+        '/healthz/',
+        '/HEALTHZ',
+        '//healthz',
+        '/./healthz',
+        '/healthz/../status',
+        '/healthz%00',
+        '/healthz.json',
+        '/status?/healthz',
+        '/cameras/healthz/snapshot',
       ];
       const refusedWith: string[] = [];
       for (const path of routes) {
@@ -137,7 +174,14 @@ for (const http of FRONT_ENDS) {
       for (const path of ['/', '/index.html', '/status', '/metrics', '/snapshot', '/cameras/second/snapshot']) {
         assert.equal((await fetchOnce(ts.port, path, { headers: good, timeoutMs: 10_000 })).status, 200, `GET ${path}`);
       }
-      for (const path of ['/', '/status', '/video_feed', '/video_feed?fps=1', '/cameras/default/video_feed', '/cameras/second/video_feed']) {
+      for (const path of [
+        '/',
+        '/status',
+        '/video_feed',
+        '/video_feed?fps=1',
+        '/cameras/default/video_feed',
+        '/cameras/second/video_feed',
+      ]) {
         assert.equal((await fetchOnce(ts.port, path, { method: 'HEAD', headers: good })).status, 200, `HEAD ${path}`);
       }
       for (const path of ['/video_feed', '/cameras/second/video_feed']) {
@@ -163,7 +207,9 @@ for (const http of FRONT_ENDS) {
       assert.equal((await fetchOnce(ts.port, '/healthz', { method: 'POST' })).status, 405);
     });
 
-    test('X-Content-Type-Options: nosniff on HEAD and OPTIONS errors and on answers the HTTP library shapes', { timeout: 20_000 }, async (t) => {
+    test('X-Content-Type-Options: nosniff on HEAD and OPTIONS errors and on answers the HTTP library shapes', {
+      timeout: 20_000,
+    }, async (t) => {
       const ts = await startTestServer(t, ['--http', http, '--idle-timeout', '0.3']);
       const seen: string[] = [];
       const missing: string[] = [];
@@ -171,7 +217,15 @@ for (const http of FRONT_ENDS) {
         seen.push(`${what}: ${status}`);
         if (headers['x-content-type-options'] !== 'nosniff') missing.push(`${what} (${status})`);
       };
-      for (const [method, path] of [['HEAD', '/nope'], ['HEAD', '/cameras/nope/snapshot'], ['HEAD', '/video_feed?fps=abc'], ['OPTIONS', '/status'], ['OPTIONS', '/nope'], ['DELETE', '/'], ['GET', '/video_feed?fps=1&fps=2']] as const) {
+      for (const [method, path] of [
+        ['HEAD', '/nope'],
+        ['HEAD', '/cameras/nope/snapshot'],
+        ['HEAD', '/video_feed?fps=abc'],
+        ['OPTIONS', '/status'],
+        ['OPTIONS', '/nope'],
+        ['DELETE', '/'],
+        ['GET', '/video_feed?fps=1&fps=2'],
+      ] as const) {
         const res = await fetchOnce(ts.port, path, { method });
         assert.ok(res.status >= 400 && res.status < 500, `${method} ${path}: ${res.status}`);
         check(`${method} ${path}`, res.status, res.headers);
@@ -185,15 +239,28 @@ for (const http of FRONT_ENDS) {
         ['HTTP/2.0 as text', 'GET / HTTP/2.0\r\nHost: 127.0.0.1\r\n\r\n', { node: [400], uws: [0] }],
         ['no Host', 'GET /status HTTP/1.1\r\nConnection: close\r\n\r\n', { node: [400], uws: [0] }],
         ['garbage', '\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03garbage\r\n\r\n', { node: [400], uws: [0] }],
-        ['a 20 KB header', `GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'b'.repeat(20_000)}\r\nConnection: close\r\n\r\n`, { node: [431], uws: [200, 0] }],
-        ['Expect: something', 'GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: something\r\nConnection: close\r\n\r\n', { node: [417], uws: [200] }],
+        [
+          'a 20 KB header',
+          `GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'b'.repeat(20_000)}\r\nConnection: close\r\n\r\n`,
+          { node: [431], uws: [200, 0] },
+        ],
+        [
+          'Expect: something',
+          'GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: something\r\nConnection: close\r\n\r\n',
+          { node: [417], uws: [200] },
+        ],
       ];
       // node:http answers at once (5 s is for a loaded machine); 1.5 s shows uWS's silence.
       const waitMs = http === 'node' ? 5000 : 1500;
-      const answers = await Promise.all(raw.map(([, request]) => rawRequest(ts.port, request, waitMs).catch(() => ({ status: 0, head: '' }))));
+      const answers = await Promise.all(
+        raw.map(([, request]) => rawRequest(ts.port, request, waitMs).catch(() => ({ status: 0, head: '' }))),
+      );
       for (const [i, [what, , expected]] of raw.entries()) {
         const r = answers[i]!;
-        assert.ok(expected[http].includes(r.status), `${what}: ${r.head.split('\r\n')[0] || 'no answer'}, expected ${expected[http].join(' or ')}`);
+        assert.ok(
+          expected[http].includes(r.status),
+          `${what}: ${r.head.split('\r\n')[0] || 'no answer'}, expected ${expected[http].join(' or ')}`,
+        );
         if (r.status !== 0) check(what, r.status, headersOf(r.head));
       }
       assert.deepEqual(missing, [], `answers without nosniff (of ${seen.join(', ')})`);
@@ -202,9 +269,28 @@ for (const http of FRONT_ENDS) {
     test('no directory listing: folders and files of the checkout are plain 404s', { timeout: 15_000 }, async (t) => {
       const ts = await startTestServer(t, ['--http', http, '--idle-timeout', '0.3']);
       for (const path of [
-        '/assets/', '/assets', '/assets/emulated/', '/cameras/', '/cameras', '/cameras/default/', '/cameras/default',
-        '/dist/', '/dist/src/', '/src/', '/src/server/', '/test/', '/node_modules/', '/.git/', '/docs/', '/benchmarks/',
-        '/.', '/%2e/', '/video_feed/', '/snapshot/', '/status/', '/index.html/',
+        '/assets/',
+        '/assets',
+        '/assets/emulated/',
+        '/cameras/',
+        '/cameras',
+        '/cameras/default/',
+        '/cameras/default',
+        '/dist/',
+        '/dist/src/',
+        '/src/',
+        '/src/server/',
+        '/test/',
+        '/node_modules/',
+        '/.git/',
+        '/docs/',
+        '/benchmarks/',
+        '/.',
+        '/%2e/',
+        '/video_feed/',
+        '/snapshot/',
+        '/status/',
+        '/index.html/',
       ]) {
         for (const method of ['GET', 'HEAD'] as const) {
           const res = await fetchOnce(ts.port, path, { method });
@@ -218,7 +304,9 @@ for (const http of FRONT_ENDS) {
       assert.equal((await fetchOnce(ts.port, '/?dir=1')).text, (await fetchOnce(ts.port, '/')).text);
     });
 
-    test('no secret in the output: the --auth password and a relay source\'s credentials, through wrong passwords, source failures and bad options', { timeout: 45_000 }, async (t) => {
+    test("no secret in the output: the --auth password and a relay source's credentials, through wrong passwords, source failures and bad options", {
+      timeout: 45_000,
+    }, async (t) => {
       const images = await loadEmulatedImages();
       const authPassword = 'S3cretPass';
       const sourceUser = 'camuser';
@@ -229,21 +317,43 @@ for (const http of FRONT_ENDS) {
       // The source fails in the ways that get logged, then streams; the first stream is cut mid-frame.
       const source = await TestSource.start(t, (req, res, index) => {
         if (index === 0) res.writeHead(401, { 'WWW-Authenticate': 'Digest realm="cam", nonce="abc"' }).end();
-        else if (index === 1) res.writeHead(302, { Location: `http://${sourceUser}:${sourcePassword}@bad host/cam?pwd=${locationToken}` }).end();
+        else if (index === 1)
+          res.writeHead(302, { Location: `http://${sourceUser}:${sourcePassword}@bad host/cam?pwd=${locationToken}` }).end();
         else if (index === 2) res.writeHead(503, 'Busy').end();
         else if (index === 3) {
           res.writeHead(200, { 'Content-Type': 'multipart/x-mixed-replace; boundary=b' });
-          res.write(Buffer.concat([Buffer.from(`--b\r\nContent-Type: image/jpeg\r\nContent-Length: ${images[0]!.length}\r\n\r\n`), images[0]!.subarray(0, 100)]));
+          res.write(
+            Buffer.concat([
+              Buffer.from(`--b\r\nContent-Type: image/jpeg\r\nContent-Length: ${images[0]!.length}\r\n\r\n`),
+              images[0]!.subarray(0, 100),
+            ]),
+          );
           setTimeout(() => res.destroy(), 100);
         } else serveMjpeg(res, images, { intervalMs: 50 });
       });
       const sourceUrl = source.url(`/cam?pwd=${sourceToken}&size=vga`, `${sourceUser}:${encodeURIComponent(sourcePassword)}`);
-      const server = await startCliCapturing(t, ['--http', http, '--log-level', 'debug', '--auth', `user:${authPassword}`, '--camera', 'http', '--source', sourceUrl]);
+      const server = await startCliCapturing(t, [
+        '--http',
+        http,
+        '--log-level',
+        'debug',
+        '--auth',
+        `user:${authPassword}`,
+        '--camera',
+        'http',
+        '--source',
+        sourceUrl,
+      ]);
 
       // Wrong credentials of every shape, several carrying the real password.
       for (const authorization of [
-        basic('user:wrong'), basic(`admin:${authPassword}`), basic(`user:${authPassword}x`), `Basic user:${authPassword}`,
-        `Bearer ${authPassword}`, basic(`user:${authPassword}`).toLowerCase(), `Basic ${'A'.repeat(5000)}`,
+        basic('user:wrong'),
+        basic(`admin:${authPassword}`),
+        basic(`user:${authPassword}x`),
+        `Basic user:${authPassword}`,
+        `Bearer ${authPassword}`,
+        basic(`user:${authPassword}`).toLowerCase(),
+        `Basic ${'A'.repeat(5000)}`,
       ]) {
         assert.equal((await fetchOnce(server.port, '/status', { headers: { Authorization: authorization } })).status, 401);
       }
@@ -261,7 +371,7 @@ for (const http of FRONT_ENDS) {
       assert.equal(source.requests[0]!.headers.authorization, basic(`${sourceUser}:${sourcePassword}`), 'the source got its credentials');
       // What the server shows of the source: /status (its last error), /metrics, the page.
       const shown = await Promise.all(['/status', '/metrics', '/'].map((p) => fetchOnce(server.port, p, { headers: good })));
-      assert.match(shown[0]!.text, /answered 503 Busy|lost|cut|closed|ended/, 'the source\'s last error is in /status');
+      assert.match(shown[0]!.text, /answered 503 Busy|lost|cut|closed|ended/, "the source's last error is in /status");
       await viewer.close();
       await server.stop();
       const output = server.output();
@@ -273,7 +383,10 @@ for (const http of FRONT_ENDS) {
       assert.ok(output.includes(`http://***@127.0.0.1:${source.port}/cam?pwd=***&size=vga`), output);
       // Regression: the command (unlike in-process tests, which set a backoff) retried a failing
       // source with a NaN delay, hundreds of times a second, flooding the log and the camera.
-      assert.match(output, /restarting capture in 0\.5 s\n(?:.*\n)*.*restarting capture in 1\.0 s\n(?:.*\n)*.*restarting capture in 2\.0 s\n/);
+      assert.match(
+        output,
+        /restarting capture in 0\.5 s\n(?:.*\n)*.*restarting capture in 1\.0 s\n(?:.*\n)*.*restarting capture in 2\.0 s\n/,
+      );
       assert.doesNotMatch(output, /NaN/);
 
       // Bad options, one line each and exit 2: never the value that was refused.
@@ -289,7 +402,14 @@ for (const http of FRONT_ENDS) {
           ['--auth-file', badAuthFile],
           ['--auth', `user:${authPassword}`, '--camera', 'http', '--source', `ftp://${sourceUser}:${encoded}@127.0.0.1/cam`],
           ['--auth', `user:${authPassword}`, '--camera', 'http', '--source', `http://${sourceUser}:${encoded}@[::1/cam`],
-          ['--auth', `user:${authPassword}`, '--camera', 'http', '--source', `http://${sourceUser}:${sourcePassword}@bad host/cam?token=${locationToken}`],
+          [
+            '--auth',
+            `user:${authPassword}`,
+            '--camera',
+            'http',
+            '--source',
+            `http://${sourceUser}:${sourcePassword}@bad host/cam?token=${locationToken}`,
+          ],
           ['--auth', `user:${authPassword}`, '--camera', 'http', '--source', sourceUrl, '--fps', 'fast'],
         ].map((args) => runCli(['--port', '0', '--host', '127.0.0.1', ...args])),
       );
@@ -309,7 +429,8 @@ for (const http of FRONT_ENDS) {
         sourceToken,
       ];
       for (const secret of secrets) assert.ok(!all.includes(secret), `the output shows ${JSON.stringify(secret)}:\n${all}`);
-      for (const res of shown) for (const secret of secrets) assert.ok(!res.text.includes(secret), `a page shows ${JSON.stringify(secret)}`);
+      for (const res of shown)
+        for (const secret of secrets) assert.ok(!res.text.includes(secret), `a page shows ${JSON.stringify(secret)}`);
       // The user names are not secrets, but a source's user appears only inside a masked URL.
       assert.ok(!all.includes(`${sourceUser}:`), all);
     });
@@ -320,7 +441,10 @@ for (const http of FRONT_ENDS) {
 
       // The control: a TLS server that allows 1.0 accepts these very client settings, so a
       // refusal below is framering's server saying no, not this client unable to ask.
-      const permissive = tls.createServer({ cert: certPem, key: await readFile(keyFile, 'utf8'), minVersion: 'TLSv1', ciphers: 'DEFAULT@SECLEVEL=0' }, (s) => s.end());
+      const permissive = tls.createServer(
+        { cert: certPem, key: await readFile(keyFile, 'utf8'), minVersion: 'TLSv1', ciphers: 'DEFAULT@SECLEVEL=0' },
+        (s) => s.end(),
+      );
       permissive.listen(0, '127.0.0.1');
       await once(permissive, 'listening');
       t.after(() => permissive.close());

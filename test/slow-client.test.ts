@@ -13,7 +13,20 @@ for (const http of FRONT_ENDS) {
     it('a viewer that stops reading is disconnected after the timeout and counted', async (t) => {
       // 1 MB frames at 30 fps fill the loopback socket buffers of a paused viewer in well under a second.
       const { dir } = await createJpegFolder(t, 4, 1_000_000);
-      const ts = await startTestServer(t, ['--http', http, '--camera', 'files', '--source', dir, '--fps', '30', '--max-frame-bytes', '4M', '--slow-client-timeout', '1']);
+      const ts = await startTestServer(t, [
+        '--http',
+        http,
+        '--camera',
+        'files',
+        '--source',
+        dir,
+        '--fps',
+        '30',
+        '--max-frame-bytes',
+        '4M',
+        '--slow-client-timeout',
+        '1',
+      ]);
       const reader = await ts.connect({ retainBodies: 1 });
       const stuck = await ts.connect({ retainBodies: 1 });
       await stuck.waitForFrames(1, { timeoutMs: 10_000 });
@@ -36,7 +49,20 @@ for (const http of FRONT_ENDS) {
 
     it('--slow-client-timeout 0 never disconnects', async (t) => {
       const { dir } = await createJpegFolder(t, 4, 1_000_000);
-      const ts = await startTestServer(t, ['--http', http, '--camera', 'files', '--source', dir, '--fps', '30', '--max-frame-bytes', '4M', '--slow-client-timeout', '0']);
+      const ts = await startTestServer(t, [
+        '--http',
+        http,
+        '--camera',
+        'files',
+        '--source',
+        dir,
+        '--fps',
+        '30',
+        '--max-frame-bytes',
+        '4M',
+        '--slow-client-timeout',
+        '0',
+      ]);
       const stuck = await ts.connect({ retainBodies: 1 });
       await stuck.waitForFrames(1, { timeoutMs: 10_000 });
       stuck.pause();

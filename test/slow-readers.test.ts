@@ -69,7 +69,11 @@ let built: { status: number | null; output: string } | undefined;
 /** Runs `make -C native-bench` once per file, as test/native-bench.test.ts does (a minute at most). */
 function buildLoadgen(): void {
   if (!built) {
-    const r = spawnSync('make', ['-C', fileURLToPath(new URL('native-bench/', REPO_ROOT))], { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
+    const r = spawnSync('make', ['-C', fileURLToPath(new URL('native-bench/', REPO_ROOT))], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      killSignal: 'SIGKILL',
+    });
     built = { status: r.status, output: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };
   }
   assert.equal(built.status, 0, `make -C native-bench failed:\n${built.output}`);
@@ -122,7 +126,18 @@ interface Scenario {
 async function runScenario(t: TestContext, http: string, timeoutS: number): Promise<Scenario> {
   buildLoadgen();
   const { dir, frames } = await createJpegFolder(t, FRAME_COUNT, FRAME_BYTES);
-  const server = await startCli(['--http', http, '--camera', 'files', '--source', dir, '--fps', '30', '--slow-client-timeout', String(timeoutS)]);
+  const server = await startCli([
+    '--http',
+    http,
+    '--camera',
+    'files',
+    '--source',
+    dir,
+    '--fps',
+    '30',
+    '--slow-client-timeout',
+    String(timeoutS),
+  ]);
   t.after(() => server.kill());
   // Before any viewer: the capture worker is up, the camera idle.
   const idleRss = procKb(server.child.pid!, 'VmRSS');
@@ -146,7 +161,13 @@ async function runScenario(t: TestContext, http: string, timeoutS: number): Prom
   }
   const slowConnectedAt = performance.now();
 
-  const run = await runLoadgen({ port: server.port, clients: NORMAL_VIEWERS, warmup: WARMUP_S, duration: WINDOW_S, serverPid: server.child.pid! });
+  const run = await runLoadgen({
+    port: server.port,
+    clients: NORMAL_VIEWERS,
+    warmup: WARMUP_S,
+    duration: WINDOW_S,
+    serverPid: server.child.pid!,
+  });
   return { server, idleRss, slowConnectedAt, received, loadgen: run.result, loadgenStatus: run.status, loadgenStderr: run.stderr };
 }
 
@@ -191,7 +212,9 @@ describe('the slow reader', () => {
       const server = createServer((socket) => {
         socket.on('error', () => {});
         const chunk = Buffer.concat([Buffer.from('--frame\r\n'), body]);
-        socket.write(`HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=frame\r\nTransfer-Encoding: chunked\r\n\r\n${chunk.length.toString(16)}\r\n`);
+        socket.write(
+          `HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=frame\r\nTransfer-Encoding: chunked\r\n\r\n${chunk.length.toString(16)}\r\n`,
+        );
         socket.write(Buffer.concat([chunk, Buffer.from('\r\n0\r\n\r\n')]));
         socket.end();
       });
@@ -228,7 +251,11 @@ for (const http of FRONT_ENDS) {
         await sleep(250);
         st = await status(s.server.port);
       }
-      assert.equal(st.slowClientsDisconnected, SLOW_READERS, `every slow reader was disconnected as slow, and only they (status: ${JSON.stringify(st.clients.slice(0, 3))})`);
+      assert.equal(
+        st.slowClientsDisconnected,
+        SLOW_READERS,
+        `every slow reader was disconnected as slow, and only they (status: ${JSON.stringify(st.clients.slice(0, 3))})`,
+      );
       assert.equal(st.clients.length, 0, 'no viewer left once loadgen has gone');
       const { samples } = parsePrometheus((await fetchOnce(s.server.port, '/metrics', { timeoutMs: 10_000 })).text);
       assert.equal(sampleValue(samples, 'framering_slow_clients_disconnected_total'), SLOW_READERS);
@@ -240,7 +267,9 @@ for (const http of FRONT_ENDS) {
       assert.equal(s.server.child.exitCode, null, `the server is still running:\n${s.server.stderr()}`);
     });
 
-    it('with a long --slow-client-timeout slow readers stay connected and get whole frames, in order, fewer of them', { skip }, async (t) => {
+    it('with a long --slow-client-timeout slow readers stay connected and get whole frames, in order, fewer of them', {
+      skip,
+    }, async (t) => {
       const s = await runScenario(t, http, 600);
       assertNormalViewersKeptUp(s);
       assertRssBounded(t, s);
@@ -260,7 +289,10 @@ for (const http of FRONT_ENDS) {
         // The server skipped frames for them instead of queueing: at most one in flight. What it
         // did send sits in the kernel's socket buffers (a loopback send buffer grows to
         // net.ipv4.tcp_wmem's maximum, 4 MB here), which a 10 KB/s reader takes minutes to read.
-        assert.ok(c.framesSkipped > 0, `viewer ${c.id}: ${c.framesSent} frames sent, ${c.framesSkipped} skipped, of ${published} published`);
+        assert.ok(
+          c.framesSkipped > 0,
+          `viewer ${c.id}: ${c.framesSent} frames sent, ${c.framesSkipped} skipped, of ${published} published`,
+        );
       }
 
       for (const r of s.received) {

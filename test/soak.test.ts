@@ -46,9 +46,27 @@ const FD_RANGE_BOUND = 40;
 const THREAD_RANGE_BOUND = 2;
 
 const COLUMNS = [
-  'elapsed_s', 'server_alive', 'rss_mb', 'heap_used_mb', 'external_mb', 'cpu_pct', 'fds', 'threads', 'clients', 'loadgen_clients',
-  'viewer_fps_p50', 'viewer_fps_min', 'frames_sent_per_s', 'slow_disconnects', 'churn_ok', 'churn_failed',
-  'slow_frames', 'loadgen_cpu_pct', 'soak_cpu_pct', 'machine_busy_pct', 'other_cpu_pct',
+  'elapsed_s',
+  'server_alive',
+  'rss_mb',
+  'heap_used_mb',
+  'external_mb',
+  'cpu_pct',
+  'fds',
+  'threads',
+  'clients',
+  'loadgen_clients',
+  'viewer_fps_p50',
+  'viewer_fps_min',
+  'frames_sent_per_s',
+  'slow_disconnects',
+  'churn_ok',
+  'churn_failed',
+  'slow_frames',
+  'loadgen_cpu_pct',
+  'soak_cpu_pct',
+  'machine_busy_pct',
+  'other_cpu_pct',
 ] as const;
 type Row = Record<(typeof COLUMNS)[number], number | null>;
 
@@ -76,12 +94,26 @@ const values = (rows: readonly Row[], key: keyof Row): number[] => rows.map((r) 
 
 describe('soak run (60 s)', { timeout: 150_000 }, () => {
   it(`${VIEWERS} viewers, churn and slow readers: memory, descriptors and threads stay flat, frames keep flowing`, { skip }, async (t) => {
-    const build = spawnSync('make', ['-C', fileURLToPath(new URL('native-bench/', REPO_ROOT))], { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
+    const build = spawnSync('make', ['-C', fileURLToPath(new URL('native-bench/', REPO_ROOT))], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      killSignal: 'SIGKILL',
+    });
     assert.equal(build.status, 0, `make -C native-bench failed:\n${build.stdout}${build.stderr}`);
     const out = await mkdtemp(join(tmpdir(), 'framering-soak-'));
     t.after(() => rm(out, { recursive: true, force: true }));
 
-    const args = [SOAK, '--duration', String(DURATION_S), '--viewers', String(VIEWERS), '--sample-interval', String(INTERVAL_S), '--out', out];
+    const args = [
+      SOAK,
+      '--duration',
+      String(DURATION_S),
+      '--viewers',
+      String(VIEWERS),
+      '--sample-interval',
+      String(INTERVAL_S),
+      '--out',
+      out,
+    ];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -111,15 +143,25 @@ describe('soak run (60 s)', { timeout: 150_000 }, () => {
     assert.equal(status, 0, `soak exited with ${status ?? signal}:\n${stderr.slice(-4000)}`);
 
     // The outputs.
-    const [csv, svg, md, jsonText] = await Promise.all(['soak.csv', 'soak.svg', 'summary.md', 'soak.json'].map((f) => readFile(join(out, f), 'utf8')));
+    const [csv, svg, md, jsonText] = await Promise.all(
+      ['soak.csv', 'soak.svg', 'summary.md', 'soak.json'].map((f) => readFile(join(out, f), 'utf8')),
+    );
     const report = JSON.parse(jsonText!) as {
       steady_from_s: number;
       server: { died: boolean; exit: { status: number | null; signal: string | null } };
-      loadgen: { status: number; error: string | null; result: { connected: number; failed: number; dropped: number; fps: { min: number; p50: number } } };
+      loadgen: {
+        status: number;
+        error: string | null;
+        result: { connected: number; failed: number; dropped: number; fps: { min: number; p50: number } };
+      };
       churn: { ok: number; failed: number; firstFailure: string | null };
       slow_readers: { connections: number; frames: number; errors: number; firstError: string | null };
     };
-    assert.match(svg!, /^<svg[^>]*>[\s\S]*server RSS[\s\S]*open descriptors[\s\S]*CPU, % of one core[\s\S]*<\/svg>$/, 'soak.svg is the chart, with its three panels');
+    assert.match(
+      svg!,
+      /^<svg[^>]*>[\s\S]*server RSS[\s\S]*open descriptors[\s\S]*CPU, % of one core[\s\S]*<\/svg>$/,
+      'soak.svg is the chart, with its three panels',
+    );
     assert.match(md!, /^# framering soak run\n[\s\S]*\n## Figures\n[\s\S]*\| server RSS, MB \|[\s\S]*\n## Outcome\n/);
     assert.equal(stdout, md, 'the summary is printed');
 
@@ -131,7 +173,10 @@ describe('soak run (60 s)', { timeout: 150_000 }, () => {
     assert.ok(steady.length >= 8, `${steady.length} samples after the warm-up`);
 
     // The server never died, and stopped cleanly at the end.
-    assert.ok(rows.every((r) => r.server_alive === 1), 'the server was alive at every sample');
+    assert.ok(
+      rows.every((r) => r.server_alive === 1),
+      'the server was alive at every sample',
+    );
     assert.equal(report.server.died, false);
     assert.deepEqual(report.server.exit, { status: 0, signal: null }, 'the server exited 0 on SIGTERM after the run');
 
@@ -141,7 +186,10 @@ describe('soak run (60 s)', { timeout: 150_000 }, () => {
     assert.equal(rss.length, secondHalf.length, 'RSS read at every sample');
     const growth = Math.max(...rss) - rss[0]!;
     t.diagnostic(`RSS over the second half: ${rss.join(', ')} MB (growth ${growth.toFixed(1)} MB)`);
-    assert.ok(growth <= RSS_GROWTH_BOUND_MB, `RSS rose ${growth.toFixed(1)} MB over the second half (bound ${RSS_GROWTH_BOUND_MB} MB): ${rss.join(', ')}`);
+    assert.ok(
+      growth <= RSS_GROWTH_BOUND_MB,
+      `RSS rose ${growth.toFixed(1)} MB over the second half (bound ${RSS_GROWTH_BOUND_MB} MB): ${rss.join(', ')}`,
+    );
 
     // Descriptors and threads after the warm-up.
     const fds = values(steady, 'fds');
@@ -149,14 +197,23 @@ describe('soak run (60 s)', { timeout: 150_000 }, () => {
     assert.equal(fds.length, steady.length);
     t.diagnostic(`fds ${Math.min(...fds)}-${Math.max(...fds)}, threads ${Math.min(...threads)}-${Math.max(...threads)}`);
     assert.ok(Math.min(...fds) >= VIEWERS, `the ${VIEWERS} viewers hold a descriptor each: ${fds.join(', ')}`);
-    assert.ok(Math.max(...fds) - Math.min(...fds) <= FD_RANGE_BOUND, `open descriptors ranged ${Math.min(...fds)}-${Math.max(...fds)} (bound ${FD_RANGE_BOUND}): ${fds.join(', ')}`);
-    assert.ok(Math.max(...threads) - Math.min(...threads) <= THREAD_RANGE_BOUND, `threads ranged ${Math.min(...threads)}-${Math.max(...threads)}: ${threads.join(', ')}`);
+    assert.ok(
+      Math.max(...fds) - Math.min(...fds) <= FD_RANGE_BOUND,
+      `open descriptors ranged ${Math.min(...fds)}-${Math.max(...fds)} (bound ${FD_RANGE_BOUND}): ${fds.join(', ')}`,
+    );
+    assert.ok(
+      Math.max(...threads) - Math.min(...threads) <= THREAD_RANGE_BOUND,
+      `threads ranged ${Math.min(...threads)}-${Math.max(...threads)}: ${threads.join(', ')}`,
+    );
 
     // Viewers kept receiving frames, at every sample and over loadgen's whole window.
     for (const r of steady) {
       assert.equal(r.loadgen_clients, VIEWERS, `at ${r.elapsed_s} s: ${r.loadgen_clients} loadgen viewers in /status`);
       assert.ok(r.viewer_fps_p50 !== null && r.viewer_fps_p50 > 0, `at ${r.elapsed_s} s: median viewer at ${r.viewer_fps_p50} fps`);
-      assert.ok(r.frames_sent_per_s !== null && r.frames_sent_per_s > 0, `at ${r.elapsed_s} s: ${r.frames_sent_per_s} frames sent per second`);
+      assert.ok(
+        r.frames_sent_per_s !== null && r.frames_sent_per_s > 0,
+        `at ${r.elapsed_s} s: ${r.frames_sent_per_s} frames sent per second`,
+      );
     }
     const lg = report.loadgen;
     assert.equal(lg.error, null);

@@ -27,13 +27,20 @@ function imageIndex(images: readonly Buffer[], frame: MjpegFrame): number {
 function assertCycle(images: readonly Buffer[], frames: readonly MjpegFrame[], who = 'client'): void {
   const seq = frames.map((f) => imageIndex(images, f));
   for (let k = 1; k < seq.length; k++) {
-    assert.equal(seq[k], (seq[k - 1]! + 1) % images.length, `${who}: frame ${k} is image ${seq[k]! + 1} after image ${seq[k - 1]! + 1} (sequence ${seq.map((n) => n + 1).join(',')})`);
+    assert.equal(
+      seq[k],
+      (seq[k - 1]! + 1) % images.length,
+      `${who}: frame ${k} is image ${seq[k]! + 1} after image ${seq[k - 1]! + 1} (sequence ${seq.map((n) => n + 1).join(',')})`,
+    );
   }
 }
 
 function assertIncreasingTimestamps(frames: readonly MjpegFrame[], who = 'client'): void {
   for (let k = 1; k < frames.length; k++) {
-    assert.ok(frames[k]!.timestamp! > frames[k - 1]!.timestamp!, `${who}: X-Timestamp ${frames[k]!.rawTimestamp} does not follow ${frames[k - 1]!.rawTimestamp}`);
+    assert.ok(
+      frames[k]!.timestamp! > frames[k - 1]!.timestamp!,
+      `${who}: X-Timestamp ${frames[k]!.rawTimestamp} does not follow ${frames[k - 1]!.rawTimestamp}`,
+    );
   }
 }
 
@@ -51,7 +58,9 @@ describe('GET /video_feed with the emulated camera', () => {
     assert.deepEqual(client.errors, []);
   });
 
-  test('every part is a whole JPEG with a matching Content-Length and a current, increasing X-Timestamp', { timeout: 10_000 }, async (t) => {
+  test('every part is a whole JPEG with a matching Content-Length and a current, increasing X-Timestamp', {
+    timeout: 10_000,
+  }, async (t) => {
     const ts = await startTestServer(t, ['--fps', '10']);
     const client = await ts.connect();
     const frames = await client.waitForFrames(6);
@@ -133,7 +142,8 @@ describe('viewers joining a running stream', () => {
         const frames = await c.waitForFrames(3);
         viewers++;
         for (let k = 1; k < frames.length; k++) {
-          if (frames[k]!.rawTimestamp === frames[k - 1]!.rawTimestamp) repeats.push(`viewer ${viewers}: frames ${k - 1} and ${k} are both X-Timestamp ${frames[k]!.rawTimestamp}`);
+          if (frames[k]!.rawTimestamp === frames[k - 1]!.rawTimestamp)
+            repeats.push(`viewer ${viewers}: frames ${k - 1} and ${k} are both X-Timestamp ${frames[k]!.rawTimestamp}`);
         }
         assert.deepEqual(c.errors, []);
         await c.close();
@@ -171,18 +181,28 @@ describe('a viewer that stops reading (files camera, ~2 MB frames, 30 fps)', () 
     const readerDuring = reader.frames.length - readerBefore;
     const readerRate = readerDuring / (pauseMs / 1000);
     t.diagnostic(`reader: ${readerDuring} frames while the sleeper was paused (${readerRate.toFixed(1)} fps)`);
-    assert.ok(readerRate >= fps * 0.5, `the reading viewer got ${readerRate.toFixed(1)} fps while the other was paused (configured ${fps})`);
+    assert.ok(
+      readerRate >= fps * 0.5,
+      `the reading viewer got ${readerRate.toFixed(1)} fps while the other was paused (configured ${fps})`,
+    );
 
     const resumedAtEpoch = Date.now();
     const resumedIndex = sleeper.frames.length;
     sleeper.resume();
     // Fresh = captured after the sleeper resumed reading.
     const isFresh = (f: MjpegFrame): boolean => f.timestamp! * 1000 >= resumedAtEpoch;
-    await sleeper.waitUntil(() => sleeper.frames.slice(resumedIndex).some(isFresh), { timeoutMs: 10_000, what: 'a frame captured after resuming' });
+    await sleeper.waitUntil(() => sleeper.frames.slice(resumedIndex).some(isFresh), {
+      timeoutMs: 10_000,
+      what: 'a frame captured after resuming',
+    });
     const afterResume = sleeper.frames.slice(resumedIndex);
     const stale = afterResume.findIndex(isFresh);
-    const publishedDuringPause = reader.frames.filter((f) => f.timestamp! * 1000 >= pausedAtEpoch && f.timestamp! * 1000 < resumedAtEpoch).length;
-    const sleeperFromPause = sleeper.frames.filter((f) => f.timestamp! * 1000 >= pausedAtEpoch && f.timestamp! * 1000 < resumedAtEpoch).length;
+    const publishedDuringPause = reader.frames.filter(
+      (f) => f.timestamp! * 1000 >= pausedAtEpoch && f.timestamp! * 1000 < resumedAtEpoch,
+    ).length;
+    const sleeperFromPause = sleeper.frames.filter(
+      (f) => f.timestamp! * 1000 >= pausedAtEpoch && f.timestamp! * 1000 < resumedAtEpoch,
+    ).length;
     t.diagnostic(
       `sleeper: ${sleeperBefore} frames before the pause, ${stale} buffered ones after resuming before a fresh one; ` +
         `${sleeperFromPause} of the ${publishedDuringPause} frames captured during the pause`,
@@ -190,16 +210,25 @@ describe('a viewer that stops reading (files camera, ~2 MB frames, 30 fps)', () 
     // Skipped, not queued: of the frames captured while it was paused, the sleeper got only what
     // the socket buffers held; a backlog would deliver them all (and take seconds to catch up).
     assert.ok(publishedDuringPause >= 30, `only ${publishedDuringPause} frames captured during the pause`);
-    assert.ok(sleeperFromPause <= publishedDuringPause / 2, `the sleeper got ${sleeperFromPause} of the ${publishedDuringPause} frames captured while it was paused: a backlog`);
+    assert.ok(
+      sleeperFromPause <= publishedDuringPause / 2,
+      `the sleeper got ${sleeperFromPause} of the ${publishedDuringPause} frames captured while it was paused: a backlog`,
+    );
     const gaps = sleeper.frames.slice(1).map((f, k) => f.timestamp! - sleeper.frames[k]!.timestamp!);
-    assert.ok(Math.max(...gaps) >= (pauseMs / 1000) * 0.5, `no jump in the sleeper's X-Timestamps (largest gap ${Math.max(...gaps).toFixed(3)} s)`);
+    assert.ok(
+      Math.max(...gaps) >= (pauseMs / 1000) * 0.5,
+      `no jump in the sleeper's X-Timestamps (largest gap ${Math.max(...gaps).toFixed(3)} s)`,
+    );
 
     // And it then keeps up with the live stream again.
     const n = sleeper.frames.length;
     await sleeper.waitForFrames(n + 10, { timeoutMs: 10_000 });
     assert.ok(sleeper.frames.slice(n).every(isFresh));
 
-    for (const [who, c] of [['reader', reader], ['sleeper', sleeper]] as const) {
+    for (const [who, c] of [
+      ['reader', reader],
+      ['sleeper', sleeper],
+    ] as const) {
       assert.deepEqual(c.errors, [], `${who} protocol errors`);
       assertIncreasingTimestamps(c.frames, who);
       for (const f of c.frames) {
@@ -214,7 +243,11 @@ describe('a viewer that stops reading (files camera, ~2 MB frames, 30 fps)', () 
 // The client itself must catch what these tests rely on it to catch. A node:http server stands in
 // for the front end (which also shows a node:http front end can be tested with the same client).
 describe('the test MJPEG client', () => {
-  async function serve(t: TestContext, writeBody: (write: (s: string | Buffer) => Promise<void>) => Promise<void>, headers: Record<string, string> = {}): Promise<number> {
+  async function serve(
+    t: TestContext,
+    writeBody: (write: (s: string | Buffer) => Promise<void>) => Promise<void>,
+    headers: Record<string, string> = {},
+  ): Promise<number> {
     const server: HttpServer = createServer((req, res) => {
       res.writeHead(200, { 'Content-Type': 'multipart/x-mixed-replace; boundary=frame', ...headers });
       const write = (s: string | Buffer) =>
@@ -224,17 +257,24 @@ describe('the test MJPEG client', () => {
       void writeBody(write).then(() => res.end());
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    t.after(() => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }));
+    t.after(
+      () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    );
     const address = server.address();
     assert.ok(address && typeof address === 'object');
     return address.port;
   }
   const jpeg = (n: number) => Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(n, 0x2d), Buffer.from([0xff, 0xd9])]);
   const part = (body: Buffer, length = body.length) =>
-    Buffer.concat([Buffer.from(`Content-Type: image/jpeg\r\nContent-Length: ${length}\r\nX-Timestamp: 1700000000.000001\r\n\r\n`), body, Buffer.from('\r\n--frame\r\n')]);
+    Buffer.concat([
+      Buffer.from(`Content-Type: image/jpeg\r\nContent-Length: ${length}\r\nX-Timestamp: 1700000000.000001\r\n\r\n`),
+      body,
+      Buffer.from('\r\n--frame\r\n'),
+    ]);
 
   test('parses a chunked multipart body split at arbitrary points', { timeout: 5000 }, async (t) => {
     const bodies = [jpeg(10), jpeg(3000), jpeg(0), jpeg(70_000)];
@@ -247,7 +287,10 @@ describe('the test MJPEG client', () => {
     t.after(() => client.close());
     assert.equal(client.bodyFraming, 'chunked');
     const frames = await client.waitForFrames(4);
-    assert.deepEqual(frames.map((f) => f.body), bodies);
+    assert.deepEqual(
+      frames.map((f) => f.body),
+      bodies,
+    );
     assert.equal(frames[0]!.timestamp, 1700000000.000001);
     assert.deepEqual(client.errors, []);
   });

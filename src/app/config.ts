@@ -115,9 +115,7 @@ function byteSize(min: number, max: number) {
     const m = /^([0-9]+)\s*([kmg]?)(?:i?b)?$/i.exec(raw.trim());
     const n = m ? Number(m[1]) * sizeUnits[m[2]!.toLowerCase()]! : NaN;
     if (!Number.isSafeInteger(n) || n < min || n > max) {
-      throw new ConfigError(
-        `invalid ${flag} "${raw}": expected a size from ${min} to ${max} bytes (suffixes K, M, G allowed, e.g. 2M)`,
-      );
+      throw new ConfigError(`invalid ${flag} "${raw}": expected a size from ${min} to ${max} bytes (suffixes K, M, G allowed, e.g. 2M)`);
     }
     return n;
   };
@@ -175,32 +173,189 @@ export function defaultHttpThreads(cores = availableParallelism()): number {
 
 /** Option table: drives parsing, environment variables, --help and the README's table. */
 export const OPTIONS: Readonly<Record<string, OptionSpec>> = Object.freeze({
-  port: { key: 'port', env: 'FRAMERING_PORT', valueName: 'N', parse: integer(0, 65535), help: `TCP port to listen on (default ${DEFAULTS.port}; 0 picks a free port)` },
-  host: { key: 'host', env: 'FRAMERING_HOST', valueName: 'ADDR', parse: nonEmpty, help: `address to listen on (default ${DEFAULTS.host}, every IPv4 interface)` },
-  camera: { key: 'camera', env: 'CAMERA', valueName: 'DRIVER', multiple: true, parse: nonEmpty, help: `camera driver (emulated, files, opencv, pi, libcamera, http, synthetic, or a path to a driver module; default ${DEFAULTS.camera}); repeat as NAME=DRIVER[,option=value...] for several cameras` },
-  source: { key: 'source', env: 'FRAMERING_SOURCE', valueName: 'SRC', parse: nonEmpty, help: 'driver source: for files, the folder of *.jpg frames' },
-  fps: { key: 'fps', env: 'FRAMERING_FPS', valueName: 'N', parse: decimal(0, 1000, { exclusiveMin: true }), help: 'capture rate in frames per second (default: the driver\'s, emulated 1, files 30)' },
-  'idle-timeout': { key: 'idleTimeout', env: 'FRAMERING_IDLE_TIMEOUT', valueName: 'S', parse: decimal(0, 86400), help: `seconds without a viewer before capture stops (default ${DEFAULTS.idleTimeout})` },
-  'ring-slots': { key: 'ringSlots', env: 'FRAMERING_RING_SLOTS', valueName: 'N', parse: integer(MIN_SLOTS, MAX_SLOTS), help: `frames the ring holds (default ${DEFAULTS.ringSlots})` },
-  'max-frame-bytes': { key: 'maxFrameBytes', env: 'FRAMERING_MAX_FRAME_BYTES', valueName: 'SIZE', parse: byteSize(MIN_SLOT_BYTES, MAX_SLOT_BYTES), help: `largest JPEG frame accepted; larger frames are dropped and counted (default ${DEFAULTS.maxFrameBytes / 1048576}M)` },
-  width: { key: 'width', env: 'FRAMERING_WIDTH', valueName: 'PX', parse: integer(16, 8192), help: 'frame width in pixels, where the driver can set it' },
-  height: { key: 'height', env: 'FRAMERING_HEIGHT', valueName: 'PX', parse: integer(16, 8192), help: 'frame height in pixels, where the driver can set it' },
-  quality: { key: 'quality', env: 'FRAMERING_QUALITY', valueName: 'Q', parse: integer(1, 100), help: 'JPEG quality 1-100, where the driver encodes' },
-  rotate: { key: 'rotate', env: 'FRAMERING_ROTATE', valueName: 'DEG', parse: oneOf(ROTATIONS), help: 'rotate the picture clockwise: 0, 90, 180 or 270' },
-  flip: { key: 'flip', env: 'FRAMERING_FLIP', valueName: 'AXIS', parse: oneOf(FLIPS), help: 'mirror the picture: none, h (horizontal), v (vertical) or both' },
-  encoders: { key: 'encoders', env: 'FRAMERING_ENCODERS', valueName: 'N', parse: integer(1, 64), help: 'JPEG encoder threads, where the driver encodes (default: cores - 1, at least 1)' },
-  config: { key: 'config', env: 'FRAMERING_CONFIG', valueName: 'FILE', parse: nonEmpty, help: 'read options and cameras from a JSON or YAML file (command line and environment win)' },
-  'http-threads': { key: 'httpThreads', env: 'FRAMERING_HTTP_THREADS', valueName: 'N', parse: integer(1, 64), help: `threads serving HTTP on the same port, sharing the cameras (uws only; default: half the cores, 1 to 4: ${defaultHttpThreads()} here)` },
-  http: { key: 'http', env: 'FRAMERING_HTTP', valueName: 'IMPL', parse: oneOf(FRONT_ENDS), help: 'HTTP front end: uws or node (default uws; node where uws cannot load)' },
-  auth: { key: 'auth', env: 'FRAMERING_AUTH', valueName: 'USER:PASS', parse: credentials, help: 'require HTTP Basic authentication on every route but /healthz' },
-  'auth-file': { key: 'authFile', env: 'FRAMERING_AUTH_FILE', valueName: 'FILE', parse: nonEmpty, help: 'like --auth, one USER:PASSWORD per line' },
-  'tls-cert': { key: 'tlsCert', env: 'FRAMERING_TLS_CERT', valueName: 'FILE', parse: readableFile, help: 'serve HTTPS with this PEM certificate (with --tls-key)' },
-  'tls-key': { key: 'tlsKey', env: 'FRAMERING_TLS_KEY', valueName: 'FILE', parse: readableFile, help: 'the PEM private key for --tls-cert' },
-  'cors-origin': { key: 'corsOrigin', env: 'FRAMERING_CORS_ORIGIN', valueName: 'ORIGIN', parse: nonEmpty, help: 'send CORS headers allowing this origin (or *); none by default' },
-  'max-clients': { key: 'maxClients', env: 'FRAMERING_MAX_CLIENTS', valueName: 'N', parse: integer(0, 1_000_000), help: 'most stream viewers at once, beyond it 503 (default 0: no limit)' },
-  'slow-client-timeout': { key: 'slowClientTimeout', env: 'FRAMERING_SLOW_CLIENT_TIMEOUT', valueName: 'S', parse: decimal(0, 86400), help: `disconnect a viewer whose frame has been in flight this long (default ${30}; 0 = never)` },
-  'no-signal-after': { key: 'noSignalAfter', env: 'FRAMERING_NO_SIGNAL_AFTER', valueName: 'S', parse: decimal(0, 86400), help: `seconds without a frame from the camera before viewers get a generated NO SIGNAL frame instead of the last one (default ${DEFAULTS.noSignalAfter}; 0 = keep the last frame)` },
-  'log-level': { key: 'logLevel', env: 'FRAMERING_LOG_LEVEL', valueName: 'LEVEL', parse: oneOf(LOG_LEVELS), help: `one of ${LOG_LEVELS.join(', ')} (default ${DEFAULTS.logLevel})` },
+  port: {
+    key: 'port',
+    env: 'FRAMERING_PORT',
+    valueName: 'N',
+    parse: integer(0, 65535),
+    help: `TCP port to listen on (default ${DEFAULTS.port}; 0 picks a free port)`,
+  },
+  host: {
+    key: 'host',
+    env: 'FRAMERING_HOST',
+    valueName: 'ADDR',
+    parse: nonEmpty,
+    help: `address to listen on (default ${DEFAULTS.host}, every IPv4 interface)`,
+  },
+  camera: {
+    key: 'camera',
+    env: 'CAMERA',
+    valueName: 'DRIVER',
+    multiple: true,
+    parse: nonEmpty,
+    help: `camera driver (emulated, files, opencv, pi, libcamera, http, synthetic, or a path to a driver module; default ${DEFAULTS.camera}); repeat as NAME=DRIVER[,option=value...] for several cameras`,
+  },
+  source: {
+    key: 'source',
+    env: 'FRAMERING_SOURCE',
+    valueName: 'SRC',
+    parse: nonEmpty,
+    help: 'driver source: for files, the folder of *.jpg frames',
+  },
+  fps: {
+    key: 'fps',
+    env: 'FRAMERING_FPS',
+    valueName: 'N',
+    parse: decimal(0, 1000, { exclusiveMin: true }),
+    help: "capture rate in frames per second (default: the driver's, emulated 1, files 30)",
+  },
+  'idle-timeout': {
+    key: 'idleTimeout',
+    env: 'FRAMERING_IDLE_TIMEOUT',
+    valueName: 'S',
+    parse: decimal(0, 86400),
+    help: `seconds without a viewer before capture stops (default ${DEFAULTS.idleTimeout})`,
+  },
+  'ring-slots': {
+    key: 'ringSlots',
+    env: 'FRAMERING_RING_SLOTS',
+    valueName: 'N',
+    parse: integer(MIN_SLOTS, MAX_SLOTS),
+    help: `frames the ring holds (default ${DEFAULTS.ringSlots})`,
+  },
+  'max-frame-bytes': {
+    key: 'maxFrameBytes',
+    env: 'FRAMERING_MAX_FRAME_BYTES',
+    valueName: 'SIZE',
+    parse: byteSize(MIN_SLOT_BYTES, MAX_SLOT_BYTES),
+    help: `largest JPEG frame accepted; larger frames are dropped and counted (default ${DEFAULTS.maxFrameBytes / 1048576}M)`,
+  },
+  width: {
+    key: 'width',
+    env: 'FRAMERING_WIDTH',
+    valueName: 'PX',
+    parse: integer(16, 8192),
+    help: 'frame width in pixels, where the driver can set it',
+  },
+  height: {
+    key: 'height',
+    env: 'FRAMERING_HEIGHT',
+    valueName: 'PX',
+    parse: integer(16, 8192),
+    help: 'frame height in pixels, where the driver can set it',
+  },
+  quality: {
+    key: 'quality',
+    env: 'FRAMERING_QUALITY',
+    valueName: 'Q',
+    parse: integer(1, 100),
+    help: 'JPEG quality 1-100, where the driver encodes',
+  },
+  rotate: {
+    key: 'rotate',
+    env: 'FRAMERING_ROTATE',
+    valueName: 'DEG',
+    parse: oneOf(ROTATIONS),
+    help: 'rotate the picture clockwise: 0, 90, 180 or 270',
+  },
+  flip: {
+    key: 'flip',
+    env: 'FRAMERING_FLIP',
+    valueName: 'AXIS',
+    parse: oneOf(FLIPS),
+    help: 'mirror the picture: none, h (horizontal), v (vertical) or both',
+  },
+  encoders: {
+    key: 'encoders',
+    env: 'FRAMERING_ENCODERS',
+    valueName: 'N',
+    parse: integer(1, 64),
+    help: 'JPEG encoder threads, where the driver encodes (default: cores - 1, at least 1)',
+  },
+  config: {
+    key: 'config',
+    env: 'FRAMERING_CONFIG',
+    valueName: 'FILE',
+    parse: nonEmpty,
+    help: 'read options and cameras from a JSON or YAML file (command line and environment win)',
+  },
+  'http-threads': {
+    key: 'httpThreads',
+    env: 'FRAMERING_HTTP_THREADS',
+    valueName: 'N',
+    parse: integer(1, 64),
+    help: `threads serving HTTP on the same port, sharing the cameras (uws only; default: half the cores, 1 to 4: ${defaultHttpThreads()} here)`,
+  },
+  http: {
+    key: 'http',
+    env: 'FRAMERING_HTTP',
+    valueName: 'IMPL',
+    parse: oneOf(FRONT_ENDS),
+    help: 'HTTP front end: uws or node (default uws; node where uws cannot load)',
+  },
+  auth: {
+    key: 'auth',
+    env: 'FRAMERING_AUTH',
+    valueName: 'USER:PASS',
+    parse: credentials,
+    help: 'require HTTP Basic authentication on every route but /healthz',
+  },
+  'auth-file': {
+    key: 'authFile',
+    env: 'FRAMERING_AUTH_FILE',
+    valueName: 'FILE',
+    parse: nonEmpty,
+    help: 'like --auth, one USER:PASSWORD per line',
+  },
+  'tls-cert': {
+    key: 'tlsCert',
+    env: 'FRAMERING_TLS_CERT',
+    valueName: 'FILE',
+    parse: readableFile,
+    help: 'serve HTTPS with this PEM certificate (with --tls-key)',
+  },
+  'tls-key': {
+    key: 'tlsKey',
+    env: 'FRAMERING_TLS_KEY',
+    valueName: 'FILE',
+    parse: readableFile,
+    help: 'the PEM private key for --tls-cert',
+  },
+  'cors-origin': {
+    key: 'corsOrigin',
+    env: 'FRAMERING_CORS_ORIGIN',
+    valueName: 'ORIGIN',
+    parse: nonEmpty,
+    help: 'send CORS headers allowing this origin (or *); none by default',
+  },
+  'max-clients': {
+    key: 'maxClients',
+    env: 'FRAMERING_MAX_CLIENTS',
+    valueName: 'N',
+    parse: integer(0, 1_000_000),
+    help: 'most stream viewers at once, beyond it 503 (default 0: no limit)',
+  },
+  'slow-client-timeout': {
+    key: 'slowClientTimeout',
+    env: 'FRAMERING_SLOW_CLIENT_TIMEOUT',
+    valueName: 'S',
+    parse: decimal(0, 86400),
+    help: `disconnect a viewer whose frame has been in flight this long (default ${30}; 0 = never)`,
+  },
+  'no-signal-after': {
+    key: 'noSignalAfter',
+    env: 'FRAMERING_NO_SIGNAL_AFTER',
+    valueName: 'S',
+    parse: decimal(0, 86400),
+    help: `seconds without a frame from the camera before viewers get a generated NO SIGNAL frame instead of the last one (default ${DEFAULTS.noSignalAfter}; 0 = keep the last frame)`,
+  },
+  'log-level': {
+    key: 'logLevel',
+    env: 'FRAMERING_LOG_LEVEL',
+    valueName: 'LEVEL',
+    parse: oneOf(LOG_LEVELS),
+    help: `one of ${LOG_LEVELS.join(', ')} (default ${DEFAULTS.logLevel})`,
+  },
 });
 
 export type ParseResult = { kind: 'run'; config: Config } | { kind: 'help' } | { kind: 'version' };
@@ -243,7 +398,9 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   if (config.authFile !== undefined) config.auth = [...(config.auth as Credentials[]), ...readAuthFile(config.authFile as string)];
   delete config.authFile;
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
-    throw new ConfigError(`invalid ${config.tlsCert === undefined ? '--tls-key' : '--tls-cert'}: HTTPS needs both --tls-cert and --tls-key`);
+    throw new ConfigError(
+      `invalid ${config.tlsCert === undefined ? '--tls-key' : '--tls-cert'}: HTTPS needs both --tls-cert and --tls-key`,
+    );
   }
   if (config.tlsCert !== undefined) checkTlsPair(config.tlsCert as string, config.tlsKey as string);
 
@@ -254,7 +411,8 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   const defaults = Object.fromEntries(CAMERA_KEYS.map((k) => [k, config[k]]));
   let cameras: CameraConfig[];
   if (specs.length > 0) cameras = camerasFromSpecs(specs, defaults);
-  else if (file.cameras.length > 0) cameras = file.cameras.map((c) => cameraFromEntries(c.name, c.driver, c.options, defaults, `${configPath}: cameras.${c.name}`));
+  else if (file.cameras.length > 0)
+    cameras = file.cameras.map((c) => cameraFromEntries(c.name, c.driver, c.options, defaults, `${configPath}: cameras.${c.name}`));
   else cameras = [cameraFromEntries(DEFAULT_CAMERA_NAME, file.options.camera ?? DEFAULTS.camera, {}, defaults, String(configPath))];
   config.cameras = Object.freeze(cameras.map((c) => Object.freeze(c)));
   config.camera = cameras[0]!.driver;
@@ -278,14 +436,21 @@ function camerasFromSpecs(specs: { spec: string; where: string }[], defaults: Re
     return { name: m[1]!.trim(), driver: driver.trim(), options, where };
   });
   if (named.every((n) => n === null)) {
-    if (specs.length > 1) throw new ConfigError('invalid --camera: give several cameras as NAME=DRIVER, e.g. --camera front=opencv --camera back=libcamera');
+    if (specs.length > 1)
+      throw new ConfigError('invalid --camera: give several cameras as NAME=DRIVER, e.g. --camera front=opencv --camera back=libcamera');
     return [cameraFromEntries(DEFAULT_CAMERA_NAME, specs[0]!.spec, {}, defaults, specs[0]!.where)];
   }
   if (named.some((n) => n === null)) throw new ConfigError('invalid --camera: when one camera is named (NAME=DRIVER), name them all');
   return named.map((n) => cameraFromEntries(n!.name, n!.driver, n!.options, defaults, `${n!.where} ${n!.name}`));
 }
 
-function cameraFromEntries(name: string, driver: string, options: Record<string, string>, defaults: Record<string, unknown>, where: string): CameraConfig {
+function cameraFromEntries(
+  name: string,
+  driver: string,
+  options: Record<string, string>,
+  defaults: Record<string, unknown>,
+  where: string,
+): CameraConfig {
   if (!NAME_RE.test(name)) throw new ConfigError(`invalid camera name "${name}" (${where}): use 1-64 letters, digits, - or _`);
   if (driver.trim() === '') throw new ConfigError(`invalid camera "${name}" (${where}): no driver given`);
   const camera: Record<string, unknown> = { name, driver, ...defaults };
@@ -319,7 +484,8 @@ function readConfigFile(path: string): FileConfig {
   } catch (err) {
     throw new ConfigError(`invalid --config "${path}": ${String((err as Error).message).split('\n')[0]}`);
   }
-  if (data === null || typeof data !== 'object' || Array.isArray(data)) throw new ConfigError(`invalid --config "${path}": expected a mapping of options`);
+  if (data === null || typeof data !== 'object' || Array.isArray(data))
+    throw new ConfigError(`invalid --config "${path}": expected a mapping of options`);
   const options: Record<string, string> = {};
   let cameras: FileConfig['cameras'] = [];
   for (const [rawKey, value] of Object.entries(data as Record<string, unknown>)) {
@@ -329,14 +495,19 @@ function readConfigFile(path: string): FileConfig {
       continue;
     }
     if (!(key in OPTIONS) || key === 'config') throw new ConfigError(`invalid --config "${path}": unknown option "${rawKey}"`);
-    if (value === null || typeof value === 'object') throw new ConfigError(`invalid --config "${path}": option "${rawKey}" needs a single value`);
+    if (value === null || typeof value === 'object')
+      throw new ConfigError(`invalid --config "${path}": option "${rawKey}" needs a single value`);
     options[key] = String(value);
   }
   return { options, cameras };
 }
 
 function fileCameras(path: string, value: unknown): FileConfig['cameras'] {
-  const entries: [string | undefined, unknown][] = Array.isArray(value) ? value.map((v) => [undefined, v]) : value && typeof value === 'object' ? Object.entries(value) : [];
+  const entries: [string | undefined, unknown][] = Array.isArray(value)
+    ? value.map((v) => [undefined, v])
+    : value && typeof value === 'object'
+      ? Object.entries(value)
+      : [];
   if (entries.length === 0) throw new ConfigError(`invalid --config "${path}": cameras must be a non-empty list or mapping`);
   return entries.map(([key, raw], i) => {
     if (!raw || typeof raw !== 'object') throw new ConfigError(`invalid --config "${path}": camera ${key ?? i + 1} must be a mapping`);

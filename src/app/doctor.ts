@@ -38,7 +38,13 @@ const PI_LIBRARY = 'pi-camera-connect';
 /** Process architectures that are 32-bit (Node's process.arch names). */
 const ARCH_32 = new Set(['arm', 'ia32', 'mips', 'mipsel', 'ppc']);
 /** ARM cores of Raspberry Pi boards by their /proc/cpuinfo "CPU part", for when os.cpus() has no model. */
-const ARM_PARTS: Record<string, string> = { '0xb76': 'ARM1176', '0xc07': 'Cortex-A7', '0xd03': 'Cortex-A53', '0xd08': 'Cortex-A72', '0xd0b': 'Cortex-A76' };
+const ARM_PARTS: Record<string, string> = {
+  '0xb76': 'ARM1176',
+  '0xc07': 'Cortex-A7',
+  '0xd03': 'Cortex-A53',
+  '0xd08': 'Cortex-A72',
+  '0xd0b': 'Cortex-A76',
+};
 
 /** A native module as loaded in a child process. */
 export interface ModuleProbe {
@@ -202,7 +208,9 @@ export function listDeviceNodes(roots: DeviceRoots = SYSTEM_ROOTS): { video: Dev
   const v4l = join(roots.sys, 'class', 'video4linux');
   const video = entries(roots.dev, /^video[0-9]+$/).map((n) => describeNode(join(roots.dev, n), join(v4l, n, 'name')));
   const other = [
-    ...entries(roots.dev, /^media[0-9]+$/).map((n) => describeNode(join(roots.dev, n), join(roots.sys, 'bus', 'media', 'devices', n, 'model'))),
+    ...entries(roots.dev, /^media[0-9]+$/).map((n) =>
+      describeNode(join(roots.dev, n), join(roots.sys, 'bus', 'media', 'devices', n, 'model')),
+    ),
     ...entries(roots.dev, /^v4l-subdev[0-9]+$/).map((n) => describeNode(join(roots.dev, n), join(v4l, n, 'name'))),
     ...entries(join(roots.dev, 'dma_heap'), /./).map((n) => describeNode(join(roots.dev, 'dma_heap', n), null)),
     ...entries(roots.dev, /^vchiq$/).map((n) => describeNode(join(roots.dev, n), null)),
@@ -249,7 +257,10 @@ export async function probeModule(name: string, { from = import.meta.url, timeou
   const child = spawn(process.execPath, ['-e', PROBE_SCRIPT, from, name], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
   let lastLine = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-    const lines = d.split('\n').map((l) => l.trim()).filter(Boolean);
+    const lines = d
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
     if (lines.length) lastLine = lines[lines.length - 1]!.slice(0, 300);
   });
   let message: Omit<ModuleProbe, 'installed'> | null = null;
@@ -265,7 +276,11 @@ export async function probeModule(name: string, { from = import.meta.url, timeou
   });
   clearTimeout(timer);
   if (message) return { installed: true, ...(message as Omit<ModuleProbe, 'installed'>) };
-  const how = timedOut ? `did not finish loading within ${timeoutMs / 1000} s` : signal ? `crashed while loading (${signal})` : `exited with code ${code} while loading`;
+  const how = timedOut
+    ? `did not finish loading within ${timeoutMs / 1000} s`
+    : signal
+      ? `crashed while loading (${signal})`
+      : `exited with code ${code} while loading`;
   return { installed: true, loads: false, version: null, error: lastLine ? `${how}: ${lastLine}` : how };
 }
 
@@ -286,9 +301,11 @@ export function frontEndFacts(requested: FrontEndName | undefined, probe: () => 
   try {
     const name = chooseFrontEnd(requested, probe, log);
     const why =
-      requested === 'node' ? 'node (node:http), as asked with --http node'
-      : name === 'uws' ? 'uws (uWebSockets.js)'
-      : 'node (node:http), because uWebSockets.js cannot load here; it serves fewer viewers per core';
+      requested === 'node'
+        ? 'node (node:http), as asked with --http node'
+        : name === 'uws'
+          ? 'uws (uWebSockets.js)'
+          : 'node (node:http), because uWebSockets.js cannot load here; it serves fewer viewers per core';
     return { uws, frontEnd: { name, why, error: null } };
   } catch (err) {
     return { uws, frontEnd: { name: null, why: 'none: --http uws was asked for and cannot load', error: describeError(err) } };
@@ -304,7 +321,13 @@ function httpThreadsFacts(config: Config, frontEnd: FrontEndName | null): Doctor
     const count = resolveHttpThreads(config, frontEnd, log);
     // The warning, if any, says why a request for more threads was declined.
     const declined = warnings[0]?.replace(/^\S+ warn +/, '').trim();
-    const why = declined ?? (config.httpThreads !== undefined ? 'as asked with --http-threads' : frontEnd === 'uws' ? `default for ${availableParallelism()} cores` : 'node:http serves from one thread');
+    const why =
+      declined ??
+      (config.httpThreads !== undefined
+        ? 'as asked with --http-threads'
+        : frontEnd === 'uws'
+          ? `default for ${availableParallelism()} cores`
+          : 'node:http serves from one thread');
     return { count, why, error: null, invalid: false };
   } catch (err) {
     return { count: null, why: 'invalid', error: describeError(err), invalid: err instanceof ConfigError };
@@ -316,17 +339,25 @@ function httpThreadsFacts(config: Config, frontEnd: FrontEndName | null): Doctor
 function driverFacts(tools: DoctorReport['tools'], modules: DoctorReport['modules']): DoctorReport['drivers'] {
   const path = (name: string): string | null => tools.find((t) => t.name === name)?.path ?? null;
   const moduleDetail = (label: string, p: ModuleProbe): string =>
-    p.loads ? `${label} loads${p.version ? ` (${p.version})` : ''}`
-    : !p.installed ? `${label} is not installed`
-    : `${label} is installed but does not load: ${p.error}`;
+    p.loads
+      ? `${label} loads${p.version ? ` (${p.version})` : ''}`
+      : !p.installed
+        ? `${label} is not installed`
+        : `${label} is installed but does not load: ${p.error}`;
   const libcamera = LIBCAMERA_TOOLS.map((t) => ({ t, file: path(t) })).find((x) => x.file);
   const piLibrary = isInstalled(PI_LIBRARY);
   const facts: Record<string, { usable: boolean; detail: string }> = {
     emulated: { usable: true, detail: 'built in' },
     files: { usable: true, detail: 'built in (--source FOLDER of JPEGs)' },
     http: { usable: true, detail: 'built in (--source URL of an MJPEG stream)' },
-    synthetic: { usable: modules.sharp.loads, detail: `${moduleDetail('sharp', modules.sharp)}${modules.sharp.loads ? '' : ' (it comes with npm ci)'}` },
-    opencv: { usable: modules.opencv.loads, detail: `${moduleDetail(`the OpenCV binding ${OPENCV}`, modules.opencv)}${modules.opencv.installed ? '' : ': sudo apt-get install libopencv-dev, then npm run install:opencv'}` },
+    synthetic: {
+      usable: modules.sharp.loads,
+      detail: `${moduleDetail('sharp', modules.sharp)}${modules.sharp.loads ? '' : ' (it comes with npm ci)'}`,
+    },
+    opencv: {
+      usable: modules.opencv.loads,
+      detail: `${moduleDetail(`the OpenCV binding ${OPENCV}`, modules.opencv)}${modules.opencv.installed ? '' : ': sudo apt-get install libopencv-dev, then npm run install:opencv'}`,
+    },
     libcamera: libcamera
       ? { usable: true, detail: `${libcamera.t} at ${libcamera.file}` }
       : { usable: false, detail: 'neither rpicam-vid nor libcamera-vid is on PATH (sudo apt install rpicam-apps)' },
@@ -345,7 +376,10 @@ function driverFacts(tools: DoctorReport['tools'], modules: DoctorReport['module
  * installed but does not load passes the server's check (which only resolves the module, to keep
  * the binding out of the main thread) yet would fail at its first viewer: doctor says so.
  */
-async function checkCameras(config: Config, modules: DoctorReport['modules']): Promise<{ cameras: CameraCheck[]; camerasError: string | null; invalid: boolean }> {
+async function checkCameras(
+  config: Config,
+  modules: DoctorReport['modules'],
+): Promise<{ cameras: CameraCheck[]; camerasError: string | null; invalid: boolean }> {
   const cameras: CameraCheck[] = [];
   for (const c of config.cameras) {
     const check: CameraCheck = { name: c.name, driver: c.driver, ok: true, error: null, invalidOption: false };
@@ -383,7 +417,11 @@ function configFile(argv: readonly string[], env: NodeJS.ProcessEnv): string | n
 }
 
 /** Gathers the whole report for a parsed configuration. */
-export async function collectReport(config: Config, argv: readonly string[] = [], env: NodeJS.ProcessEnv = process.env): Promise<DoctorReport> {
+export async function collectReport(
+  config: Config,
+  argv: readonly string[] = [],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<DoctorReport> {
   const [opencv, sharp] = await Promise.all([probeModule(OPENCV), probeModule(SHARP)]);
   const modules = { opencv, sharp };
   const tools = [...LIBCAMERA_TOOLS, RASPIVID].map((name) => ({ name, path: findOnPath(name, env.PATH ?? '') ?? null }));
@@ -440,7 +478,10 @@ export function formatReport(r: DoctorReport): string {
   add('framering', r.framering);
   add('platform', r.platform);
   const kernelBits = /64/.test(r.machine) ? 64 : 32;
-  add('architecture', `${r.arch}, ${r.bits}-bit${r.bits !== kernelBits ? ` userland on a ${kernelBits}-bit kernel (${r.machine})` : ` (${r.machine})`}`);
+  add(
+    'architecture',
+    `${r.arch}, ${r.bits}-bit${r.bits !== kernelBits ? ` userland on a ${kernelBits}-bit kernel (${r.machine})` : ` (${r.machine})`}`,
+  );
   add('OS', `${r.os ?? 'unknown'}, kernel ${r.kernel}`);
   if (r.board) add('board', r.board);
   add('CPU', `${r.cpu.model}, ${r.cpu.cores} cores`);
@@ -455,12 +496,23 @@ export function formatReport(r: DoctorReport): string {
   if (r.videoDevices.length === 0) add('video devices', 'none');
   for (const d of r.videoDevices) add('video device', deviceLine(d));
   for (const d of r.otherCameraNodes) add('camera node', deviceLine(d));
-  const video = !r.user.videoGroupExists ? 'there is no video group' : r.user.inVideoGroup ? 'in the video group' : 'not in the video group';
+  const video = !r.user.videoGroupExists
+    ? 'there is no video group'
+    : r.user.inVideoGroup
+      ? 'in the video group'
+      : 'not in the video group';
   add('user', `${r.user.name} (uid ${r.user.uid}), ${video}${r.user.uid === 0 ? ' (root opens any device)' : ''}`);
   add('config file', r.config ?? 'none');
   for (const c of r.cameras) add(`camera ${c.name}`, `${c.driver}: ${c.ok ? 'ok' : c.error}`);
   if (r.camerasError) add('cameras', r.camerasError);
-  add('result', r.status === 0 ? 'every camera can start' : r.status === 2 ? 'invalid options: the server would not start' : 'the server cannot start as configured');
+  add(
+    'result',
+    r.status === 0
+      ? 'every camera can start'
+      : r.status === 2
+        ? 'invalid options: the server would not start'
+        : 'the server cannot start as configured',
+  );
   const width = Math.max(...rows.map(([l]) => l.length)) + 2;
   return rows.map(([l, v]) => `${`${l}:`.padEnd(width)}${v}`).join('\n') + '\n';
 }

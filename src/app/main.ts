@@ -41,7 +41,8 @@ export interface StartOptions {
 /** Drivers whose native binding may live in only one thread per process. */
 const ONE_PER_PROCESS = new Set(['opencv']);
 
-export const VERSION: string = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export const VERSION: string = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string })
+  .version;
 
 function driverOptions(c: CameraConfig): DriverOptions {
   const { source, fps, width, height, quality, rotate, flip, encoders } = c;
@@ -61,7 +62,9 @@ export async function validateCameras(config: Config): Promise<void> {
   }
   for (const driver of ONE_PER_PROCESS) {
     if (config.cameras.filter((c) => c.driver === driver).length > 1) {
-      throw new ConfigError(`invalid --camera: only one ${driver} camera per process (its native binding may run in one thread only); run one framering per ${driver} camera`);
+      throw new ConfigError(
+        `invalid --camera: only one ${driver} camera per process (its native binding may run in one thread only); run one framering per ${driver} camera`,
+      );
     }
   }
 }
@@ -92,7 +95,8 @@ export function resolveHttpThreads(config: Pick<Config, 'http' | 'httpThreads'>,
   const asked = config.httpThreads;
   if (frontEnd === 'uws') return asked ?? defaultHttpThreads();
   if (asked === undefined || asked === 1) return 1;
-  if (config.http === 'node') throw new ConfigError(`invalid --http-threads ${asked}: the node front end serves from one thread; use --http uws for more`);
+  if (config.http === 'node')
+    throw new ConfigError(`invalid --http-threads ${asked}: the node front end serves from one thread; use --http uws for more`);
   log.warn(`--http-threads ${asked} ignored: the node:http front end serves from one thread`);
   return 1;
 }
@@ -137,8 +141,10 @@ export async function startServer(config: Config, options: StartOptions): Promis
   let local: HttpThread | null = null;
   let workers: HttpWorkers | null = null;
   const threads = async (): Promise<ThreadStats[]> => [...(local ? [await local.stats()] : []), ...(workers ? await workers.stats() : [])];
-  const status = async (): Promise<unknown> => buildStatus({ cameras, threads: await threads(), frontEnd: frontEndName, version: VERSION, startedAt });
-  const metrics = async (): Promise<{ contentType: string; body: string }> => processMetrics.render((await threads()).map((t) => t.metrics));
+  const status = async (): Promise<unknown> =>
+    buildStatus({ cameras, threads: await threads(), frontEnd: frontEndName, version: VERSION, startedAt });
+  const metrics = async (): Promise<{ contentType: string; body: string }> =>
+    processMetrics.render((await threads()).map((t) => t.metrics));
   const shared = {
     host: config.host,
     tls: config.tlsCert && config.tlsKey ? { cert: config.tlsCert, key: config.tlsKey } : undefined,
@@ -152,15 +158,31 @@ export async function startServer(config: Config, options: StartOptions): Promis
   const viewerCount = new ViewerCount();
   try {
     const port = threadCount > 1 ? await sharedPort(config.host, config.port) : config.port;
-    local = await startHttpThread({ ...shared, thread: 0, frontEnd: frontEndName, port, sharedPort: threadCount > 1, cameras, log, viewerCount, status, metrics });
+    local = await startHttpThread({
+      ...shared,
+      thread: 0,
+      frontEnd: frontEndName,
+      port,
+      sharedPort: threadCount > 1,
+      cameras,
+      log,
+      viewerCount,
+      status,
+      metrics,
+    });
     if (threadCount > 1) {
-      workers = await HttpWorkers.start(1, threadCount - 1, {
-        ...shared,
-        port: local.frontEnd.port,
-        cameras: cameras.map((c) => ({ name: c.name, driver: c.driver, ring: c.ring.buffer })),
-        logLevel: config.logLevel,
-        viewerCount: viewerCount.buffer,
-      }, { status, metrics, log });
+      workers = await HttpWorkers.start(
+        1,
+        threadCount - 1,
+        {
+          ...shared,
+          port: local.frontEnd.port,
+          cameras: cameras.map((c) => ({ name: c.name, driver: c.driver, ring: c.ring.buffer })),
+          logLevel: config.logLevel,
+          viewerCount: viewerCount.buffer,
+        },
+        { status, metrics, log },
+      );
       const w = workers;
       for (const c of cameras) c.onState(() => w.cameraChanged(c.name, c.lastError));
       log.info(`serving HTTP from ${threadCount} threads`);

@@ -178,7 +178,8 @@ export class CaptureLoop {
     // Whatever a driver yields, viewers only ever get whole JPEGs (SOI at the start, EOI at the end).
     if (!isCompleteJpeg(jpeg)) {
       this.ring.countDrop('corrupt');
-      if (this.corruptBurst++ === 0) this.opts.events.log('warn', `dropping frames that are not complete JPEGs (this one: ${jpeg.byteLength} bytes)`);
+      if (this.corruptBurst++ === 0)
+        this.opts.events.log('warn', `dropping frames that are not complete JPEGs (this one: ${jpeg.byteLength} bytes)`);
       return;
     }
     if (this.corruptBurst > 0) {
@@ -198,7 +199,10 @@ export class CaptureLoop {
     }
     if (seq === 0) {
       if (this.oversizeBurst++ === 0) {
-        this.opts.events.log('warn', `dropping frames larger than the ring's ${this.ring.slotBytes}-byte slots (this one: ${jpeg.byteLength} bytes); raise --max-frame-bytes`);
+        this.opts.events.log(
+          'warn',
+          `dropping frames larger than the ring's ${this.ring.slotBytes}-byte slots (this one: ${jpeg.byteLength} bytes); raise --max-frame-bytes`,
+        );
       }
     } else if (this.oversizeBurst > 0) {
       this.opts.events.log('warn', `dropped ${this.oversizeBurst} oversize frame(s) in a row`);

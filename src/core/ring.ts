@@ -170,9 +170,7 @@ export class FrameRing {
       throw new RangeError(`ring slots must be an integer from ${MIN_SLOTS} to ${MAX_SLOTS} (got ${slots})`);
     }
     if (!Number.isInteger(slotBytes) || slotBytes < MIN_SLOT_BYTES || slotBytes > MAX_SLOT_BYTES) {
-      throw new RangeError(
-        `ring slot size must be an integer from ${MIN_SLOT_BYTES} to ${MAX_SLOT_BYTES} bytes (got ${slotBytes})`,
-      );
+      throw new RangeError(`ring slot size must be an integer from ${MIN_SLOT_BYTES} to ${MAX_SLOT_BYTES} bytes (got ${slotBytes})`);
     }
     const buffer = new SharedArrayBuffer(ringByteLength(geometry));
     const header = new Int32Array(buffer, 0, kHeaderFields);
@@ -355,7 +353,11 @@ export class FrameRing {
 
   /** Measured capture rate (fps) and frame size (0 when unknown). */
   sourceInfo(): { fps: number; width: number; height: number } {
-    return { fps: Atomics.load(this.header, kFpsMilli) / 1000, width: Atomics.load(this.header, kWidth), height: Atomics.load(this.header, kHeight) };
+    return {
+      fps: Atomics.load(this.header, kFpsMilli) / 1000,
+      width: Atomics.load(this.header, kWidth),
+      height: Atomics.load(this.header, kHeight),
+    };
   }
 
   /** Counts frames a driver dropped before they reached the ring. */

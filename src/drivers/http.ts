@@ -85,7 +85,9 @@ export function parseSource(source: string | undefined): HttpSource {
     throw new ConfigError(`invalid --source "${redactUnparsed(source)}": not a URL (expected http://host[:port]/path or https://...)`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ConfigError(`invalid --source "${redactUnparsed(source)}": expected an http:// or https:// URL, not ${url.protocol.slice(0, -1)}://`);
+    throw new ConfigError(
+      `invalid --source "${redactUnparsed(source)}": expected an http:// or https:// URL, not ${url.protocol.slice(0, -1)}://`,
+    );
   }
   if (url.hostname === '') throw new ConfigError(`invalid --source "${redactUnparsed(source)}": the URL has no host`);
   let user: string;
@@ -208,7 +210,10 @@ export function createHttpDriver(options: DriverOptions, context: DriverContext,
           } catch (err) {
             if (!lenient && isParseError(err)) {
               lenient = true;
-              context.log('info', `source ${source.display} sent a non-conforming HTTP answer (${(err as { code: string }).code}); retrying with the lenient parser`);
+              context.log(
+                'info',
+                `source ${source.display} sent a non-conforming HTTP answer (${(err as { code: string }).code}); retrying with the lenient parser`,
+              );
               continue;
             }
             throw err;
@@ -352,7 +357,10 @@ class SourceConnection {
     this.signal.removeEventListener('abort', this.onAbort);
     this.destroy();
     if (this.streaming) {
-      this.context.log('debug', `source ${this.source.display}: ${this.relayed} frames relayed, ${this.replaced} replaced by a newer one, ${this.capped} over --fps, ${this.drops} dropped`);
+      this.context.log(
+        'debug',
+        `source ${this.source.display}: ${this.relayed} frames relayed, ${this.replaced} replaced by a newer one, ${this.capped} over --fps, ${this.drops} dropped`,
+      );
     }
   }
 
@@ -365,7 +373,11 @@ class SourceConnection {
       if (status === 401) {
         const challenge = String(res.headers['www-authenticate'] ?? '');
         if (/^\s*digest\b/i.test(challenge)) hint = ' (the source wants Digest authentication; the http camera sends Basic only)';
-        else hint = this.source.authorization === undefined ? ' (it needs a user and password: http://user:password@host/...)' : ' (check the user and password in --source)';
+        else
+          hint =
+            this.source.authorization === undefined
+              ? ' (it needs a user and password: http://user:password@host/...)'
+              : ' (check the user and password in --source)';
       } else if (status >= 300 && status < 400 && typeof res.headers.location === 'string') {
         let location = res.headers.location;
         try {
@@ -391,7 +403,10 @@ class SourceConnection {
     const type = res.headers['content-type']!;
     const boundary = boundaryFromContentType(type);
     if (boundary === undefined) {
-      this.context.log('warn', `source ${display} sent no boundary in its Content-Type (${oneLine(type)}); finding frames by JPEG structure alone`);
+      this.context.log(
+        'warn',
+        `source ${display} sent no boundary in its Content-Type (${oneLine(type)}); finding frames by JPEG structure alone`,
+      );
     }
     this.context.log('info', `connected to source ${display} (${oneLine(type)})`);
     const parser = new MultipartParser({
@@ -436,14 +451,17 @@ class SourceConnection {
    * chunk, which at 30 fps would be hundreds of timer updates a second).
    */
   private armStall(ms: number): void {
-    this.stallTimer = setTimeout(() => {
-      const idle = performance.now() - this.lastDataAt;
-      if (idle >= this.settings.stallTimeoutMs) {
-        this.fail(`no data from source ${this.source.display} for ${seconds(this.settings.stallTimeoutMs)} s`);
-      } else {
-        this.armStall(this.settings.stallTimeoutMs - idle);
-      }
-    }, Math.max(1, ms));
+    this.stallTimer = setTimeout(
+      () => {
+        const idle = performance.now() - this.lastDataAt;
+        if (idle >= this.settings.stallTimeoutMs) {
+          this.fail(`no data from source ${this.source.display} for ${seconds(this.settings.stallTimeoutMs)} s`);
+        } else {
+          this.armStall(this.settings.stallTimeoutMs - idle);
+        }
+      },
+      Math.max(1, ms),
+    );
   }
 
   /** Records the first failure (later ones are its consequences), ends the request, wakes next(). */
@@ -477,7 +495,10 @@ function seconds(ms: number): string {
 }
 
 function oneLine(s: string): string {
-  return s.replace(/[\r\n]+/g, ' ').trim().slice(0, 200);
+  return s
+    .replace(/[\r\n]+/g, ' ')
+    .trim()
+    .slice(0, 200);
 }
 
 /** One line for a node socket / TLS error: its message, with its code when the message lacks it. */

@@ -36,7 +36,9 @@ export function findTool(path = process.env.PATH ?? ''): { name: (typeof TOOLS)[
 }
 
 function missingTool(): UnavailableError {
-  return new UnavailableError('--camera libcamera needs rpicam-vid or libcamera-vid, and neither is on PATH: install the rpicam-apps package (sudo apt install rpicam-apps)');
+  return new UnavailableError(
+    '--camera libcamera needs rpicam-vid or libcamera-vid, and neither is on PATH: install the rpicam-apps package (sudo apt install rpicam-apps)',
+  );
 }
 
 /** The tool's arguments for these options (validated). */
@@ -58,12 +60,16 @@ export function commandLine(options: DriverOptions): string[] {
 
 export function validate(options: DriverOptions): void {
   if (options.rotate === 90 || options.rotate === 270) {
-    throw new ConfigError(`invalid --rotate ${options.rotate}: libcamera rotates only by 0 or 180 (its transforms are the sensor's flips; it cannot turn the picture a quarter turn)`);
+    throw new ConfigError(
+      `invalid --rotate ${options.rotate}: libcamera rotates only by 0 or 180 (its transforms are the sensor's flips; it cannot turn the picture a quarter turn)`,
+    );
   }
   if (options.source !== undefined) {
     const s = options.source.trim();
     if (!/^[0-9]{1,2}$/.test(s) || Number(s) > MAX_CAMERA_INDEX) {
-      throw new ConfigError(`invalid --source "${options.source}": the libcamera camera takes a camera index from 0 to ${MAX_CAMERA_INDEX} (rpicam-hello --list-cameras lists them)`);
+      throw new ConfigError(
+        `invalid --source "${options.source}": the libcamera camera takes a camera index from 0 to ${MAX_CAMERA_INDEX} (rpicam-hello --list-cameras lists them)`,
+      );
     }
   }
   if (!findTool()) throw missingTool();

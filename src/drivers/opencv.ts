@@ -29,11 +29,16 @@ import type { CameraDriver, DriverContext, DriverModule, DriverOptions } from '.
 export const supports: DriverModule['supports'] = ['source', 'fps', 'width', 'height', 'quality', 'rotate', 'flip'];
 
 const PACKAGE = '@u4/opencv4nodejs';
-export const INSTALL_HINT = 'install it with `npm run install:opencv` (needs `apt-get install libopencv-dev`, then about 6 minutes to compile)';
+export const INSTALL_HINT =
+  'install it with `npm run install:opencv` (needs `apt-get install libopencv-dev`, then about 6 minutes to compile)';
 const DEFAULT_QUALITY = 80;
 const DEFAULT_FILE_FPS = 30;
 
-type Source = { kind: 'device'; index: number } | { kind: 'device'; path: string } | { kind: 'file'; path: string } | { kind: 'url'; url: string };
+type Source =
+  | { kind: 'device'; index: number }
+  | { kind: 'device'; path: string }
+  | { kind: 'file'; path: string }
+  | { kind: 'url'; url: string };
 
 export function parseSource(options: DriverOptions): Source {
   const raw = (options.source ?? process.env.OPENCV_CAMERA_SOURCE ?? '0').trim();
@@ -94,7 +99,9 @@ function loadOpenCv(): OpenCv {
   try {
     return createRequire(import.meta.url)(PACKAGE) as OpenCv;
   } catch (err) {
-    throw new UnavailableError(`${PACKAGE} did not load (${String(err instanceof Error ? err.message : err).split('\n')[0]}): ${INSTALL_HINT}`);
+    throw new UnavailableError(
+      `${PACKAGE} did not load (${String(err instanceof Error ? err.message : err).split('\n')[0]}): ${INSTALL_HINT}`,
+    );
   }
 }
 
@@ -141,13 +148,14 @@ export function createDriver(options: DriverOptions, context: DriverContext): Ca
       cap.release();
       throw new Error(`cannot read video from ${describeSource(source)}`);
     }
-    const resized = (options.width !== undefined && options.width !== sourceWidth) || (options.height !== undefined && options.height !== sourceHeight);
+    const resized =
+      (options.width !== undefined && options.width !== sourceWidth) || (options.height !== undefined && options.height !== sourceHeight);
     const mjpeg = fourccString(cap.get(c('CAP_PROP_FOURCC'))).toUpperCase() === 'MJPG';
     // CAP_PROP_FORMAT -1 makes read() return each packet as the file stores it.
     const passthrough = mjpeg && !needsPixels && !resized && cap.set(c('CAP_PROP_FORMAT'), -1);
     const fileFps = cap.get(c('CAP_PROP_FPS'));
     // A file is paced here; a stream URL paces itself.
-    const fps = source.kind === 'file' ? options.fps ?? (fileFps > 0 && fileFps <= 1000 ? fileFps : DEFAULT_FILE_FPS) : null;
+    const fps = source.kind === 'file' ? (options.fps ?? (fileFps > 0 && fileFps <= 1000 ? fileFps : DEFAULT_FILE_FPS)) : null;
     return { cap, passthrough, fps };
   }
 

@@ -109,7 +109,9 @@ export function createDriver(options: DriverOptions, context: DriverContext): Ca
         });
         for await (const jpeg of stream) {
           if (++frames - libraryFrames > MAX_LIBRARY_LAG_FRAMES) {
-            throw new Error(`${LIBRARY} does not recognise raspivid's frames (it expects each to start with FF D8 FF DB 00 84 00) and would buffer the stream without bound`);
+            throw new Error(
+              `${LIBRARY} does not recognise raspivid's frames (it expects each to start with FF D8 FF DB 00 84 00) and would buffer the stream without bound`,
+            );
           }
           yield jpeg;
         }

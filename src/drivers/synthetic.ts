@@ -119,7 +119,13 @@ const BARS = [rgb(191, 191, 191), rgb(191, 191, 0), rgb(0, 191, 191), rgb(0, 191
 
 // 7-segment font. Segments: a top, b upper right, c lower right, d bottom, e lower left,
 // f upper left, g middle; bit 0 = a ... bit 6 = g.
-const SEG_A = 1, SEG_B = 2, SEG_C = 4, SEG_D = 8, SEG_E = 16, SEG_F = 32, SEG_G = 64;
+const SEG_A = 1,
+  SEG_B = 2,
+  SEG_C = 4,
+  SEG_D = 8,
+  SEG_E = 16,
+  SEG_F = 32,
+  SEG_G = 64;
 const DIGIT_SEGMENTS = [
   SEG_A | SEG_B | SEG_C | SEG_D | SEG_E | SEG_F, // 0
   SEG_B | SEG_C, // 1

@@ -22,7 +22,16 @@ export interface DriverOptions {
 }
 
 export type DriverOptionName = keyof DriverOptions;
-export const DRIVER_OPTION_NAMES: readonly DriverOptionName[] = ['source', 'fps', 'width', 'height', 'quality', 'rotate', 'flip', 'encoders'];
+export const DRIVER_OPTION_NAMES: readonly DriverOptionName[] = [
+  'source',
+  'fps',
+  'width',
+  'height',
+  'quality',
+  'rotate',
+  'flip',
+  'encoders',
+];
 
 /** What the capture worker offers a driver. */
 export interface DriverContext {

@@ -149,7 +149,12 @@ export class HttpWorkers {
   private constructor(private readonly workers: readonly HttpWorker[]) {}
 
   /** Starts threads `first`..`first + count - 1`; resolves once every one listens. */
-  static async start(first: number, count: number, data: Omit<HttpWorkerData, 'thread'>, handlers: HttpWorkerHandlers): Promise<HttpWorkers> {
+  static async start(
+    first: number,
+    count: number,
+    data: Omit<HttpWorkerData, 'thread'>,
+    handlers: HttpWorkerHandlers,
+  ): Promise<HttpWorkers> {
     const workers = Array.from({ length: count }, (_, i) => new HttpWorker(first + i, { ...data, thread: first + i }, handlers));
     const started = new HttpWorkers(workers);
     try {
@@ -173,7 +178,11 @@ export class HttpWorkers {
 
   /** Tells every thread a camera's last error (shown by /status and snapshot errors). */
   cameraChanged(name: string, lastError: CameraError | null): void {
-    const m: ToHttpWorker = { type: 'camera', name, lastError: lastError && { message: lastError.message, at: lastError.at.toISOString() } };
+    const m: ToHttpWorker = {
+      type: 'camera',
+      name,
+      lastError: lastError && { message: lastError.message, at: lastError.at.toISOString() },
+    };
     for (const w of this.workers) w.post(m);
   }
 

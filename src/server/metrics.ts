@@ -11,7 +11,16 @@
  *   AggregatorRegistry (per-thread series keep a `thread` label, so they stay apart).
  */
 
-import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import {
+  AggregatorRegistry,
+  collectDefaultMetrics,
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  type MetricObjectWithValues,
+  type MetricValue,
+} from 'prom-client';
 import type { CameraView } from '../stream/camera-view.js';
 import type { Viewer } from '../stream/viewer.js';
 
@@ -33,33 +42,74 @@ export class ThreadMetrics {
     const r = this.registry;
     const self = this;
     const threadLabel = { thread: String(thread) };
-    new Gauge({ name: 'framering_clients', help: 'Stream viewers connected now', labelNames: ['camera'], registers: [r], collect() {
-      const counts = new Map(cameras.map((c) => [c.name, 0]));
-      for (const v of viewers()) counts.set(v.info.camera, (counts.get(v.info.camera) ?? 0) + 1);
-      for (const [camera, n] of counts) this.set({ camera }, n);
-    } });
-    new Counter({ name: 'framering_frames_sent_total', help: 'Frames written to viewers (all viewers, including those gone)', labelNames: ['camera'], registers: [r], collect() {
-      setTotals(this, [...self.totals()].map(([camera, t]) => [{ camera }, t.frames]));
-    } });
-    new Counter({ name: 'framering_bytes_sent_total', help: 'Stream bytes written to viewers', labelNames: ['camera'], registers: [r], collect() {
-      setTotals(this, [...self.totals()].map(([camera, t]) => [{ camera }, t.bytes]));
-    } });
-    new Counter({ name: 'framering_slow_clients_disconnected_total', help: 'Viewers disconnected for keeping a frame in flight longer than --slow-client-timeout', registers: [r], collect() {
-      setTotals(this, [[{}, self.slowDisconnects]]);
-    } });
-    new Gauge({ name: 'framering_http_thread_clients', help: 'Stream viewers connected now, per HTTP thread', labelNames: ['thread'], registers: [r], collect() {
-      let n = 0;
-      for (const _ of viewers()) n++;
-      this.set(threadLabel, n);
-    } });
-    new Counter({ name: 'framering_http_thread_bytes_sent_total', help: 'Stream bytes written to viewers, per HTTP thread', labelNames: ['thread'], registers: [r], collect() {
-      let bytes = 0;
-      for (const t of self.totals().values()) bytes += t.bytes;
-      setTotals(this, [[threadLabel, bytes]]);
-    } });
+    new Gauge({
+      name: 'framering_clients',
+      help: 'Stream viewers connected now',
+      labelNames: ['camera'],
+      registers: [r],
+      collect() {
+        const counts = new Map(cameras.map((c) => [c.name, 0]));
+        for (const v of viewers()) counts.set(v.info.camera, (counts.get(v.info.camera) ?? 0) + 1);
+        for (const [camera, n] of counts) this.set({ camera }, n);
+      },
+    });
+    new Counter({
+      name: 'framering_frames_sent_total',
+      help: 'Frames written to viewers (all viewers, including those gone)',
+      labelNames: ['camera'],
+      registers: [r],
+      collect() {
+        setTotals(
+          this,
+          [...self.totals()].map(([camera, t]) => [{ camera }, t.frames]),
+        );
+      },
+    });
+    new Counter({
+      name: 'framering_bytes_sent_total',
+      help: 'Stream bytes written to viewers',
+      labelNames: ['camera'],
+      registers: [r],
+      collect() {
+        setTotals(
+          this,
+          [...self.totals()].map(([camera, t]) => [{ camera }, t.bytes]),
+        );
+      },
+    });
+    new Counter({
+      name: 'framering_slow_clients_disconnected_total',
+      help: 'Viewers disconnected for keeping a frame in flight longer than --slow-client-timeout',
+      registers: [r],
+      collect() {
+        setTotals(this, [[{}, self.slowDisconnects]]);
+      },
+    });
+    new Gauge({
+      name: 'framering_http_thread_clients',
+      help: 'Stream viewers connected now, per HTTP thread',
+      labelNames: ['thread'],
+      registers: [r],
+      collect() {
+        let n = 0;
+        for (const _ of viewers()) n++;
+        this.set(threadLabel, n);
+      },
+    });
+    new Counter({
+      name: 'framering_http_thread_bytes_sent_total',
+      help: 'Stream bytes written to viewers, per HTTP thread',
+      labelNames: ['thread'],
+      registers: [r],
+      collect() {
+        let bytes = 0;
+        for (const t of self.totals().values()) bytes += t.bytes;
+        setTotals(this, [[threadLabel, bytes]]);
+      },
+    });
     const latency = new Histogram({
       name: 'framering_capture_to_send_seconds',
-      help: 'Time from a frame\'s capture to its fan-out to viewers (once per frame per HTTP thread)',
+      help: "Time from a frame's capture to its fan-out to viewers (once per frame per HTTP thread)",
       labelNames: ['camera'],
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
       registers: [r],
@@ -108,15 +158,55 @@ export class ProcessMetrics {
       function (this: Gauge<'camera'>) {
         for (const c of cameras) this.set({ camera: c.name }, fn(c));
       };
-    new Counter({ name: 'framering_frames_published_total', help: 'Frames the capture worker published into the ring', labelNames: ['camera'], registers: [r], collect() {
-      setTotals(this, cameras.map((c) => [{ camera: c.name }, c.ring.published()]));
-    } });
-    new Counter({ name: 'framering_frames_dropped_total', help: 'Frames that never reached viewers, by reason', labelNames: ['camera', 'reason'], registers: [r], collect() {
-      setTotals(this, cameras.flatMap((c) => (['oversize', 'encoder-busy', 'corrupt'] as const).map((reason) => [{ camera: c.name, reason }, c.ring.dropped(reason)] as const)));
-    } });
-    new Gauge({ name: 'framering_capture_fps', help: 'Measured capture rate', labelNames: ['camera'], registers: [r], collect: perCamera((c) => c.ring.sourceInfo().fps) });
-    new Gauge({ name: 'framering_frame_bytes', help: 'Size of the newest frame', labelNames: ['camera'], registers: [r], collect: perCamera((c) => c.ring.latestLength()) });
-    new Gauge({ name: 'framering_camera_up', help: '1 while the camera is capturing (state running)', labelNames: ['camera'], registers: [r], collect: perCamera((c) => (c.state === 'running' ? 1 : 0)) });
+    new Counter({
+      name: 'framering_frames_published_total',
+      help: 'Frames the capture worker published into the ring',
+      labelNames: ['camera'],
+      registers: [r],
+      collect() {
+        setTotals(
+          this,
+          cameras.map((c) => [{ camera: c.name }, c.ring.published()]),
+        );
+      },
+    });
+    new Counter({
+      name: 'framering_frames_dropped_total',
+      help: 'Frames that never reached viewers, by reason',
+      labelNames: ['camera', 'reason'],
+      registers: [r],
+      collect() {
+        setTotals(
+          this,
+          cameras.flatMap((c) =>
+            (['oversize', 'encoder-busy', 'corrupt'] as const).map(
+              (reason) => [{ camera: c.name, reason }, c.ring.dropped(reason)] as const,
+            ),
+          ),
+        );
+      },
+    });
+    new Gauge({
+      name: 'framering_capture_fps',
+      help: 'Measured capture rate',
+      labelNames: ['camera'],
+      registers: [r],
+      collect: perCamera((c) => c.ring.sourceInfo().fps),
+    });
+    new Gauge({
+      name: 'framering_frame_bytes',
+      help: 'Size of the newest frame',
+      labelNames: ['camera'],
+      registers: [r],
+      collect: perCamera((c) => c.ring.latestLength()),
+    });
+    new Gauge({
+      name: 'framering_camera_up',
+      help: '1 while the camera is capturing (state running)',
+      labelNames: ['camera'],
+      registers: [r],
+      collect: perCamera((c) => (c.state === 'running' ? 1 : 0)),
+    });
   }
 
   /** The exposition text: this registry plus the HTTP threads' metrics, summed. */

@@ -89,10 +89,20 @@ export class Router {
 
   constructor(private readonly o: RouterOptions) {
     this.byName = new Map(o.cameras.map((c) => [c.name, c]));
-    this.page = renderIndexPage(o.cameras.map((c, i) => { const base = i === 0 ? '' : `/cameras/${encodeURIComponent(c.name)}`; return { name: c.name, streamPath: `${base}/video_feed`, snapshotPath: `${base}/snapshot` }; }));
+    this.page = renderIndexPage(
+      o.cameras.map((c, i) => {
+        const base = i === 0 ? '' : `/cameras/${encodeURIComponent(c.name)}`;
+        return { name: c.name, streamPath: `${base}/video_feed`, snapshotPath: `${base}/snapshot` };
+      }),
+    );
     this.common = [
       ['X-Content-Type-Options', 'nosniff'],
-      ...(o.corsOrigin ? ([['Access-Control-Allow-Origin', o.corsOrigin], ['Vary', 'Origin']] as const) : []),
+      ...(o.corsOrigin
+        ? ([
+            ['Access-Control-Allow-Origin', o.corsOrigin],
+            ['Vary', 'Origin'],
+          ] as const)
+        : []),
     ];
   }
 
@@ -109,7 +119,8 @@ export class Router {
     if (this.o.auth && !this.o.auth.check(req.header('authorization'))) {
       return this.plain(401, TEXT, 'authentication required\n', [['WWW-Authenticate', BasicAuth.challenge]]);
     }
-    if (path === '/' || path === '/index.html') return this.onlyGet(req, () => this.plain(200, 'text/html; charset=utf-8', this.page, [['Cache-Control', 'no-cache']]));
+    if (path === '/' || path === '/index.html')
+      return this.onlyGet(req, () => this.plain(200, 'text/html; charset=utf-8', this.page, [['Cache-Control', 'no-cache']]));
     if (path === '/status') return this.onlyGet(req, () => ({ kind: 'deferred', response: this.status() }));
     if (path === '/metrics') return this.onlyGet(req, () => ({ kind: 'deferred', response: this.metrics() }));
 
@@ -132,7 +143,12 @@ export class Router {
     if (fps !== null) {
       maxFps = /^[0-9]*\.?[0-9]+$/.test(fps) ? Number(fps) : NaN;
       // JSON.stringify: the decoded value may hold a line break or a NUL; the error stays one line.
-      if (!(maxFps > 0 && maxFps <= 1000)) return this.plain(400, TEXT, `invalid query parameter fps ${JSON.stringify(fps)}: expected a number more than 0 and at most 1000\n`);
+      if (!(maxFps > 0 && maxFps <= 1000))
+        return this.plain(
+          400,
+          TEXT,
+          `invalid query parameter fps ${JSON.stringify(fps)}: expected a number more than 0 and at most 1000\n`,
+        );
     }
     const { maxClients, viewerCount } = this.o;
     const full = req.method === 'HEAD' ? maxClients > 0 && viewerCount.value >= maxClients : !viewerCount.tryAdd(maxClients);
@@ -153,7 +169,11 @@ export class Router {
 
   private async status(): Promise<PlainResponse> {
     const body = `${JSON.stringify(await this.o.status(), null, 2)}\n`;
-    return { status: 200, headers: [['Content-Type', 'application/json; charset=utf-8'], ['Cache-Control', NO_STORE], ...this.common], body };
+    return {
+      status: 200,
+      headers: [['Content-Type', 'application/json; charset=utf-8'], ['Cache-Control', NO_STORE], ...this.common],
+      body,
+    };
   }
 
   private async metrics(): Promise<PlainResponse> {
@@ -163,7 +183,9 @@ export class Router {
 
   private healthz(): Route {
     const cameras = Object.fromEntries(this.o.cameras.map((c) => [c.name, c.state]));
-    return this.plain(200, 'application/json; charset=utf-8', `${JSON.stringify({ status: 'serving', cameras })}\n`, [['Cache-Control', NO_STORE]]);
+    return this.plain(200, 'application/json; charset=utf-8', `${JSON.stringify({ status: 'serving', cameras })}\n`, [
+      ['Cache-Control', NO_STORE],
+    ]);
   }
 
   private preflight(): Route {

@@ -18,7 +18,10 @@ export function snapshot(camera: CameraView, timeoutMs: number): Promise<Snapsho
     const waiter: FrameSubscriber = { onFrame: (frame) => done(ok(frame)) };
     const timer = setTimeout(() => {
       const error = camera.state === 'error' && camera.lastError ? `: ${camera.lastError.message}` : '';
-      done({ ok: false, reason: `camera "${camera.name}" delivered no frame within ${timeoutMs / 1000} s (state ${camera.state}${error})` });
+      done({
+        ok: false,
+        reason: `camera "${camera.name}" delivered no frame within ${timeoutMs / 1000} s (state ${camera.state}${error})`,
+      });
     }, timeoutMs);
     function done(result: SnapshotResult): void {
       if (settled) return;

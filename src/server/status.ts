@@ -81,7 +81,11 @@ export function buildStatus(s: StatusSources): Record<string, unknown> {
     uptimeSeconds: Math.round((Date.now() - s.startedAt) / 100) / 10,
     cameras: s.cameras.map((c) => cameraStatus(c, perCamera.get(c.name) ?? 0)),
     slowClientsDisconnected: s.threads.reduce((n, t) => n + t.slowClientsDisconnected, 0),
-    httpThreads: s.threads.map((t) => ({ thread: t.thread, clients: t.clients.length, slowClientsDisconnected: t.slowClientsDisconnected })),
+    httpThreads: s.threads.map((t) => ({
+      thread: t.thread,
+      clients: t.clients.length,
+      slowClientsDisconnected: t.slowClientsDisconnected,
+    })),
     clients,
   };
 }

@@ -16,7 +16,11 @@ export interface CliResult {
  * Runs a program to completion without blocking the event loop (an in-process server may need
  * to keep serving meanwhile); SIGKILL after `timeoutMs`.
  */
-export async function runProgram(file: string, args: readonly string[], { env, timeoutMs = 10_000 }: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliResult> {
+export async function runProgram(
+  file: string,
+  args: readonly string[],
+  { env, timeoutMs = 10_000 }: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<CliResult> {
   const child = spawn(file, args, { env: env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -58,7 +62,10 @@ export async function startCli(args: string[], env: NodeJS.ProcessEnv = {}, time
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
-  const exited = once(child, 'exit').then(([status, signal]) => ({ status: status as number | null, signal: signal as NodeJS.Signals | null }));
+  const exited = once(child, 'exit').then(([status, signal]) => ({
+    status: status as number | null,
+    signal: signal as NodeJS.Signals | null,
+  }));
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start within ${timeoutMs} ms:\n${stderr}`)), timeoutMs);
     child.stderr!.setEncoding('utf8').on('data', (d: string) => {

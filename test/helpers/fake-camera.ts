@@ -53,7 +53,15 @@ export interface FakeTools {
   starts(): FakeEvent[];
 }
 
-const CONTROL_VARS = ['FAKE_CAMERA_RECORD', 'FAKE_CAMERA_FRAMES', 'FAKE_CAMERA_EXIT_AFTER', 'FAKE_CAMERA_STALL_AFTER', 'FAKE_CAMERA_CORRUPT_EVERY', 'FAKE_CAMERA_IGNORE_SIGTERM', 'PATH'];
+const CONTROL_VARS = [
+  'FAKE_CAMERA_RECORD',
+  'FAKE_CAMERA_FRAMES',
+  'FAKE_CAMERA_EXIT_AFTER',
+  'FAKE_CAMERA_STALL_AFTER',
+  'FAKE_CAMERA_CORRUPT_EVERY',
+  'FAKE_CAMERA_IGNORE_SIGTERM',
+  'PATH',
+];
 
 /**
  * Makes `tools` (in that order) the only camera tools on PATH for this test: PATH becomes their
@@ -95,7 +103,10 @@ export async function startServerWithFakes(
   return { ts, fakes };
 }
 
-async function setUpFakeTools(tools: readonly FakeToolName[], controls: FakeControls): Promise<{ fakes: FakeTools; cleanup: () => Promise<void> }> {
+async function setUpFakeTools(
+  tools: readonly FakeToolName[],
+  controls: FakeControls,
+): Promise<{ fakes: FakeTools; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'framering-fake-camera-'));
   const nodeBin = join(dir, 'node-bin');
   await mkdir(nodeBin);

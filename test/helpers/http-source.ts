@@ -89,7 +89,14 @@ export class TestSource {
 
   /** Resolves once `count` requests have arrived in total. */
   waitForRequests(count: number, timeoutMs = DEFAULT_WAIT_MS): Promise<void> {
-    return this.waiters.until(() => (this.requests.length >= count ? true : undefined), `${count} requests`, timeoutMs, () => `${this.requests.length} so far`).then(() => undefined);
+    return this.waiters
+      .until(
+        () => (this.requests.length >= count ? true : undefined),
+        `${count} requests`,
+        timeoutMs,
+        () => `${this.requests.length} so far`,
+      )
+      .then(() => undefined);
   }
 
   /** Stops listening and drops every open connection. Idempotent. */
@@ -192,10 +199,20 @@ export async function startRelay(t: TestContext, args: readonly string[], option
     camera: server.cameras[0]!,
     logs,
     waitForLog: (pattern, timeoutMs = DEFAULT_WAIT_MS) =>
-      waiters.until(() => logs.find((l) => pattern.test(l)), `a log line matching ${pattern}`, timeoutMs, () => `log:\n${logs.join('\n')}`),
+      waiters.until(
+        () => logs.find((l) => pattern.test(l)),
+        `a log line matching ${pattern}`,
+        timeoutMs,
+        () => `log:\n${logs.join('\n')}`,
+      ),
     waitForLogCount: (pattern, count, timeoutMs = DEFAULT_WAIT_MS) =>
       waiters
-        .until(() => (logs.filter((l) => pattern.test(l)).length >= count ? true : undefined), `${count} log lines matching ${pattern}`, timeoutMs, () => `log:\n${logs.join('\n')}`)
+        .until(
+          () => (logs.filter((l) => pattern.test(l)).length >= count ? true : undefined),
+          `${count} log lines matching ${pattern}`,
+          timeoutMs,
+          () => `log:\n${logs.join('\n')}`,
+        )
         .then(() => undefined),
     async connect() {
       const client = await MjpegClient.connect({ port: server.port, host: '127.0.0.1', path: '/video_feed' });

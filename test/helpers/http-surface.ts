@@ -42,9 +42,21 @@ export interface FetchResponse {
  * One request on its own connection (no keep-alive pool, nothing left open), with any headers,
  * over http, or https when `ca` is given. Resolves with the whole body.
  */
-export function fetchOnce(port: number, path: string, { method = 'GET', headers = {}, ca, timeoutMs = 5000 }: FetchOptions = {}): Promise<FetchResponse> {
+export function fetchOnce(
+  port: number,
+  path: string,
+  { method = 'GET', headers = {}, ca, timeoutMs = 5000 }: FetchOptions = {},
+): Promise<FetchResponse> {
   return new Promise((resolve, reject) => {
-    const options = { host: '127.0.0.1', port, method, path, agent: false as const, headers: { Connection: 'close', ...headers }, timeout: timeoutMs };
+    const options = {
+      host: '127.0.0.1',
+      port,
+      method,
+      path,
+      agent: false as const,
+      headers: { Connection: 'close', ...headers },
+      timeout: timeoutMs,
+    };
     const onResponse = (res: import('node:http').IncomingMessage): void => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -132,8 +144,25 @@ export async function selfSignedCertificate(t: TestContext): Promise<{ certFile:
   const keyFile = join(dir, 'key.pem');
   await promisify(execFile)(
     'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-      '-subj', '/CN=framering test', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyFile, '-out', certFile],
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=framering test',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+    ],
     { timeout: 10_000 },
   );
   return { certFile, keyFile, certPem: await readFile(certFile, 'utf8') };
@@ -189,7 +218,9 @@ export function rawExchange(port: number, first: string, second: string, timeout
     let sentSecond = false;
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`the exchange did not end within ${timeoutMs} ms; received ${JSON.stringify(received.toString('latin1').slice(0, 500))}`));
+      reject(
+        new Error(`the exchange did not end within ${timeoutMs} ms; received ${JSON.stringify(received.toString('latin1').slice(0, 500))}`),
+      );
     }, timeoutMs);
     socket.on('data', (d: Buffer) => {
       received = Buffer.concat([received, d]);

@@ -11,7 +11,9 @@ export interface DecodedFrame {
 }
 
 /** Width, height and chroma subsampling as the JPEG header states them. */
-export async function jpegInfo(jpeg: Uint8Array): Promise<{ width: number; height: number; chromaSubsampling: string | undefined; format: string | undefined }> {
+export async function jpegInfo(
+  jpeg: Uint8Array,
+): Promise<{ width: number; height: number; chromaSubsampling: string | undefined; format: string | undefined }> {
   const m = await sharp(jpeg).metadata();
   return { width: m.width ?? 0, height: m.height ?? 0, chromaSubsampling: m.chromaSubsampling, format: m.format };
 }

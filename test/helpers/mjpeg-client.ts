@@ -261,7 +261,8 @@ class MultipartParser {
           }
           const at = q.indexOf(this.delimiter);
           if (at < 0) {
-            if (q.length > this.maxHeaderBytes) throw new ProtocolError(`no boundary "${this.dashBoundary.toString('latin1')}" in the first ${q.length} body bytes`);
+            if (q.length > this.maxHeaderBytes)
+              throw new ProtocolError(`no boundary "${this.dashBoundary.toString('latin1')}" in the first ${q.length} body bytes`);
             return;
           }
           this.preamble = Buffer.concat([this.preamble, q.take(at)]);
@@ -286,7 +287,8 @@ class MultipartParser {
             return;
           }
           const padding = q.take(eol).toString('latin1');
-          if (!/^[ \t]*$/.test(padding)) throw new ProtocolError(`unexpected bytes after the boundary: ${JSON.stringify(padding.slice(0, 40))}`);
+          if (!/^[ \t]*$/.test(padding))
+            throw new ProtocolError(`unexpected bytes after the boundary: ${JSON.stringify(padding.slice(0, 40))}`);
           q.skip(2);
           this.state = 'headers';
           break;
@@ -425,7 +427,9 @@ export class MjpegClient {
     const extra = Object.entries(options.headers ?? {})
       .map(([k, v]) => `${k}: ${v}\r\n`)
       .join('');
-    this.socket.write(`${options.method ?? 'GET'} ${options.path ?? '/video_feed'} HTTP/1.1\r\nHost: ${host}:${options.port}\r\nUser-Agent: framering-test\r\nAccept: */*\r\n${extra}\r\n`);
+    this.socket.write(
+      `${options.method ?? 'GET'} ${options.path ?? '/video_feed'} HTTP/1.1\r\nHost: ${host}:${options.port}\r\nUser-Agent: framering-test\r\nAccept: */*\r\n${extra}\r\n`,
+    );
   }
 
   /** Connects, sends the request and resolves once the response head has arrived. */
@@ -587,7 +591,8 @@ export class MjpegClient {
       return;
     }
     if (this.bodyComplete) throw new ProtocolError(`${bytes.length} bytes after the end of the body`);
-    if (bytes.length > this.bodyRemaining) throw new ProtocolError(`body longer than its Content-Length by ${bytes.length - this.bodyRemaining} bytes`);
+    if (bytes.length > this.bodyRemaining)
+      throw new ProtocolError(`body longer than its Content-Length by ${bytes.length - this.bodyRemaining} bytes`);
     this.bodyRemaining -= bytes.length;
     this.onBody(bytes);
     if (this.bodyRemaining === 0) this.onBodyEnd();
@@ -666,7 +671,12 @@ export interface SimpleResponse {
  * One request with node:http on its own connection (no keep-alive pool, so nothing stays open
  * after the test), for plain responses: pages, errors.
  */
-export function request(port: number, method: string, path: string, { timeoutMs = DEFAULT_WAIT_MS, body }: { timeoutMs?: number; body?: string } = {}): Promise<SimpleResponse> {
+export function request(
+  port: number,
+  method: string,
+  path: string,
+  { timeoutMs = DEFAULT_WAIT_MS, body }: { timeoutMs?: number; body?: string } = {},
+): Promise<SimpleResponse> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(
       { host: '127.0.0.1', port, method, path, agent: false, headers: { Connection: 'close' }, timeout: timeoutMs },

@@ -102,7 +102,11 @@ export async function startTestServer(t: TestContext, args: readonly string[], o
 }
 
 /** Runs `fn` with a server and closes it afterwards, whatever happens. */
-export async function withTestServer<T>(args: readonly string[], fn: (ts: TestServer) => Promise<T>, options: TestServerOptions = {}): Promise<T> {
+export async function withTestServer<T>(
+  args: readonly string[],
+  fn: (ts: TestServer) => Promise<T>,
+  options: TestServerOptions = {},
+): Promise<T> {
   const ts = await createTestServer(args, options);
   try {
     return await fn(ts);

@@ -163,7 +163,9 @@ export class SupervisedChild {
       };
       // 'close' comes after 'exit' once stdout and stderr have ended, so the last stderr line
       // has been read by then.
-      child.once('close', (code: number | null, signal: NodeJS.Signals | null) => settle(spawnError ? { code: null, signal: null, error: spawnError } : { code, signal }));
+      child.once('close', (code: number | null, signal: NodeJS.Signals | null) =>
+        settle(spawnError ? { code: null, signal: null, error: spawnError } : { code, signal }),
+      );
       child.once('exit', (code, signal) => {
         setTimeout(() => {
           child.stdout?.destroy();

@@ -140,10 +140,15 @@ export class EncoderPool {
     const maxInFlight = options.maxInFlight ?? threads * ENCODE_DEFAULTS.inFlightPerThread;
     if (!Number.isSafeInteger(maxInFlight) || maxInFlight < 1) throw new RangeError('options.maxInFlight must be a positive integer');
     const quality = options.quality ?? ENCODE_DEFAULTS.quality;
-    if (!Number.isSafeInteger(quality) || quality < 1 || quality > 100) throw new RangeError('options.quality must be an integer from 1 to 100');
+    if (!Number.isSafeInteger(quality) || quality < 1 || quality > 100)
+      throw new RangeError('options.quality must be an integer from 1 to 100');
     this.threads = threads;
     this.maxInFlight = maxInFlight;
-    this.settings = Object.freeze({ quality, rotate: options.rotate ?? ENCODE_DEFAULTS.rotate, flip: options.flip ?? ENCODE_DEFAULTS.flip });
+    this.settings = Object.freeze({
+      quality,
+      rotate: options.rotate ?? ENCODE_DEFAULTS.rotate,
+      flip: options.flip ?? ENCODE_DEFAULTS.flip,
+    });
     this.onDrop = options.onDrop;
     this.pool = new Piscina<EncodeTask, Uint8Array>({
       filename: fileURLToPath(options.workerUrl ?? ENCODE_WORKER_URL),
@@ -177,7 +182,9 @@ export class EncoderPool {
     if (job.kind === 'raw') {
       const expected = job.width * job.height * job.channels;
       if (job.pixels.byteLength !== expected) {
-        throw new RangeError(`raw frame has ${job.pixels.byteLength} bytes, expected ${job.width}x${job.height}x${job.channels} = ${expected}`);
+        throw new RangeError(
+          `raw frame has ${job.pixels.byteLength} bytes, expected ${job.width}x${job.height}x${job.channels} = ${expected}`,
+        );
       }
     }
     if (this.closing) return false;
@@ -251,7 +258,9 @@ export class EncoderPool {
    */
   ready(): Promise<void> {
     this.warmUp ??= Promise.all(
-      Array.from({ length: this.threads }, () => this.pool.run({ kind: 'synthetic', width: 16, height: 16, index: 0, timeMs: 0, ...this.settings })),
+      Array.from({ length: this.threads }, () =>
+        this.pool.run({ kind: 'synthetic', width: 16, height: 16, index: 0, timeMs: 0, ...this.settings }),
+      ),
     ).then(() => undefined);
     return this.warmUp;
   }

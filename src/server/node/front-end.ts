@@ -82,7 +82,15 @@ export async function startNodeFrontEnd(options: FrontEndOptions): Promise<Front
     const method = (req.method ?? 'GET').toUpperCase();
     const invalid = invalidRequest(req);
     if (invalid !== undefined) {
-      writePlain(res, { status: 400, headers: [['Content-Type', 'text/plain; charset=utf-8'], ['Connection', 'close'], ...router.commonHeaders], body: `${invalid}\n` }, method === 'HEAD');
+      writePlain(
+        res,
+        {
+          status: 400,
+          headers: [['Content-Type', 'text/plain; charset=utf-8'], ['Connection', 'close'], ...router.commonHeaders],
+          body: `${invalid}\n`,
+        },
+        method === 'HEAD',
+      );
       return;
     }
     const url = req.url ?? '/';
@@ -114,7 +122,13 @@ export async function startNodeFrontEnd(options: FrontEndOptions): Promise<Front
         req.socket.setNoDelay(true); // each part is one write; don't let Nagle hold its tail
         res.writeHead(200, headerObject(route.headers));
         const viewer: Viewer = new Viewer(
-          { camera: route.camera.name, path, remoteAddress: req.socket.remoteAddress ?? '', maxFps: route.maxFps, slowTimeoutMs: route.slowTimeoutMs },
+          {
+            camera: route.camera.name,
+            path,
+            remoteAddress: req.socket.remoteAddress ?? '',
+            maxFps: route.maxFps,
+            slowTimeoutMs: route.slowTimeoutMs,
+          },
           route.camera.feed,
           new NodeStreamTransport(res, () => viewer.drained()),
           (v) => {
@@ -139,12 +153,19 @@ export async function startNodeFrontEnd(options: FrontEndOptions): Promise<Front
   // requireHostHeader: false, because node's own 400 for a request without Host would bypass
   // the router's common headers (nosniff); invalidRequest() answers it instead.
   const server = options.tls
-    ? https.createServer({ cert: readFileSync(options.tls.cert), key: readFileSync(options.tls.key), requireHostHeader: false, ...REQUEST_TIMEOUTS }, handle)
+    ? https.createServer(
+        { cert: readFileSync(options.tls.cert), key: readFileSync(options.tls.key), requireHostHeader: false, ...REQUEST_TIMEOUTS },
+        handle,
+      )
     : http.createServer({ requireHostHeader: false, ...REQUEST_TIMEOUTS }, handle);
   // An Expect other than 100-continue: node's own 417 would lack the common headers too.
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
     const body = `unsupported Expect: ${JSON.stringify(req.headers.expect ?? '')}\n`;
-    writePlain(res, { status: 417, headers: [['Content-Type', 'text/plain; charset=utf-8'], ...router.commonHeaders], body }, req.method === 'HEAD');
+    writePlain(
+      res,
+      { status: 417, headers: [['Content-Type', 'text/plain; charset=utf-8'], ...router.commonHeaders], body },
+      req.method === 'HEAD',
+    );
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     // Malformed requests: a one-line 4xx with the common headers, then close; never a crash.
@@ -157,11 +178,18 @@ export async function startNodeFrontEnd(options: FrontEndOptions): Promise<Front
     }
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     const body = `${(http.STATUS_CODES[status] ?? 'bad request').toLowerCase()}\n`;
-    const headers = [['Content-Type', 'text/plain; charset=utf-8'], ...router.commonHeaders, ['Connection', 'close'], ['Content-Length', String(body.length)]];
+    const headers = [
+      ['Content-Type', 'text/plain; charset=utf-8'],
+      ...router.commonHeaders,
+      ['Connection', 'close'],
+      ['Content-Length', String(body.length)],
+    ];
     socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\n${headers.map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n${body}`);
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => reject(new Error(`cannot listen on ${options.host}:${options.port} (${err.code ?? err.message})`)));
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new Error(`cannot listen on ${options.host}:${options.port} (${err.code ?? err.message})`)),
+    );
     server.listen(options.port, options.host, resolve);
   });
   // An error after listening (an accept() failure libuv does not absorb) is logged, never thrown:

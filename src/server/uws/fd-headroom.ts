@@ -76,7 +76,9 @@ export function guardDescriptorHeadroom(listener: Listener, log: Logger, limit =
     if (accepting && open >= stopAt) {
       accepting = false;
       listener.stop();
-      log.warn(`${open} of ${limit} file descriptors open: not accepting connections until at most ${resumeAt} are (raise the limit with ulimit -n)`);
+      log.warn(
+        `${open} of ${limit} file descriptors open: not accepting connections until at most ${resumeAt} are (raise the limit with ulimit -n)`,
+      );
     } else if (!accepting && open <= resumeAt) {
       if (listener.start()) {
         accepting = true;

@@ -67,10 +67,15 @@ export async function startUwsFrontEnd(options: FrontEndOptions): Promise<FrontE
           () => viewer.drained(),
           () => viewer.finish(),
         );
-        const viewer: Viewer = new Viewer({ camera: route.camera.name, path, remoteAddress, maxFps: route.maxFps, slowTimeoutMs: route.slowTimeoutMs }, route.camera.feed, transport, (v) => {
+        const viewer: Viewer = new Viewer(
+          { camera: route.camera.name, path, remoteAddress, maxFps: route.maxFps, slowTimeoutMs: route.slowTimeoutMs },
+          route.camera.feed,
+          transport,
+          (v) => {
             viewers.delete(v);
             options.onViewerGone?.(v);
-          });
+          },
+        );
         viewers.add(viewer);
         transport.begin(route.headers, STREAM_PREAMBLE);
         viewer.start();
