@@ -549,8 +549,8 @@ class Sampler {
       threads: proc?.threads ?? null,
       clients: status?.clients.length ?? null,
       loadgen_clients: fps?.length ?? null,
-      viewer_fps_p50: fps && fps.length ? fps[Math.floor((fps.length - 1) / 2)]! : null,
-      viewer_fps_min: fps && fps.length ? fps[0]! : null,
+      viewer_fps_p50: fps?.length ? fps[Math.floor((fps.length - 1) / 2)]! : null,
+      viewer_fps_min: fps?.length ? fps[0]! : null,
       frames_sent_per_s:
         framesSent !== null && prev.framesSent !== null && timed ? round((framesSent - prev.framesSent) / seconds, 1) : null,
       slow_disconnects: status?.slowClientsDisconnected ?? null,

@@ -227,7 +227,7 @@ for (const http of FRONT_ENDS) {
           const body = r.body.toString('utf8');
           if (!/^text\/plain/.test(r.headers['content-type'] ?? '')) problems.push(`${what}: an error that is not text/plain`);
           if (body.trimEnd().split('\n').length !== 1) problems.push(`${what}: an error that is not one line`);
-          if (r.status === 405 && r.headers['allow'] !== 'GET, HEAD') problems.push(`${what}: a 405 without Allow: GET, HEAD`);
+          if (r.status === 405 && r.headers.allow !== 'GET, HEAD') problems.push(`${what}: a 405 without Allow: GET, HEAD`);
         }
         if (c.body && !c.body.test(r.body.toString('utf8'))) problems.push(`${what}: body does not match ${c.body}`);
         // Every case that gets an answer asked for Connection: close (or is HTTP/1.0): the

@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { describe, test, type TestContext } from 'node:test';
 import type { Worker } from 'node:worker_threads';
-import type { Flip, Rotation } from '../src/app/config.js';
+import type { Flip, Rotation } from '../src/drivers/types.js';
 import { createDriver, DEFAULTS, PatternRenderer, readFrameIndex } from '../src/drivers/synthetic.js';
 import { checkDriver } from '../src/drivers/registry.js';
 import { UNSET_DRIVER_OPTIONS, type CameraDriver, type DriverContext, type DriverOptions } from '../src/drivers/types.js';

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { runCli } from './helpers/cli-process.js';
 import { fetchOnce, FRONT_ENDS, json, loadEmulatedImages, parsePrometheus, sampleValue } from './helpers/http-surface.js';
-import { MjpegClient } from './helpers/mjpeg-client.js';
+import type { MjpegClient } from './helpers/mjpeg-client.js';
 import { createJpegFolder, startTestServer, type TestServer } from './helpers/server.js';
 
 async function tempDir(t: TestContext): Promise<string> {
@@ -139,7 +139,7 @@ for (const http of FRONT_ENDS) {
       for (const path of ['/cameras/b/video_feed', '/cameras/b/snapshot']) {
         const res = await fetchOnce(ts.port, path, { method: 'POST' });
         assert.equal(res.status, 405, path);
-        assert.equal(res.headers['allow'], 'GET, HEAD');
+        assert.equal(res.headers.allow, 'GET, HEAD');
       }
       assert.equal((await fetchOnce(ts.port, '/cameras/b/video_feed?fps=0')).status, 400);
       for (const c of ts.server.cameras) assert.equal(c.feed.subscriberCount, 0, `camera ${c.name} was subscribed to`);

@@ -315,7 +315,7 @@ for (const http of FRONT_ENDS) {
       const locationToken = 'L0cT0ken';
       const sourceToken = 'T0kenValue';
       // The source fails in the ways that get logged, then streams; the first stream is cut mid-frame.
-      const source = await TestSource.start(t, (req, res, index) => {
+      const source = await TestSource.start(t, (_req, res, index) => {
         if (index === 0) res.writeHead(401, { 'WWW-Authenticate': 'Digest realm="cam", nonce="abc"' }).end();
         else if (index === 1)
           res.writeHead(302, { Location: `http://${sourceUser}:${sourcePassword}@bad host/cam?pwd=${locationToken}` }).end();

@@ -165,7 +165,7 @@ describe('a viewer that stops reading (files camera, ~2 MB frames, 30 fps)', () 
     const bad: string[] = [];
     const check = (who: string) => (f: MjpegFrame) => {
       const expected = source.find((s) => s.length === f.bodyLength);
-      if (!expected || !expected.equals(f.body)) bad.push(`${who} frame ${f.index}: ${f.bodyLength} bytes, not a source frame`);
+      if (!expected?.equals(f.body)) bad.push(`${who} frame ${f.index}: ${f.bodyLength} bytes, not a source frame`);
     };
     const reader = await ts.connect({ retainBodies: 1, onFrame: check('reader') });
     const sleeper = await ts.connect({ retainBodies: 1, onFrame: check('sleeper') });
@@ -248,7 +248,7 @@ describe('the test MJPEG client', () => {
     writeBody: (write: (s: string | Buffer) => Promise<void>) => Promise<void>,
     headers: Record<string, string> = {},
   ): Promise<number> {
-    const server: HttpServer = createServer((req, res) => {
+    const server: HttpServer = createServer((_req, res) => {
       res.writeHead(200, { 'Content-Type': 'multipart/x-mixed-replace; boundary=frame', ...headers });
       const write = (s: string | Buffer) =>
         new Promise<void>((resolve) => {

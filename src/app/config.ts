@@ -9,7 +9,7 @@ import { createSecureContext } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, describeError } from '../core/errors.js';
-import { DRIVER_OPTION_NAMES, type DriverOptions } from '../drivers/types.js';
+import { DRIVER_OPTION_NAMES, type DriverOptions, FLIPS, ROTATIONS } from '../drivers/types.js';
 import { LOG_LEVELS, type LogLevel } from '../core/log.js';
 import { MAX_SLOTS, MAX_SLOT_BYTES, MIN_SLOTS, MIN_SLOT_BYTES } from '../core/ring.js';
 import { parseCredentials, type Credentials } from '../server/auth.js';
@@ -57,10 +57,6 @@ export interface CameraConfig extends Readonly<DriverOptions> {
 const CAMERA_KEYS = DRIVER_OPTION_NAMES;
 export const DEFAULT_CAMERA_NAME = 'default';
 
-export const ROTATIONS = [0, 90, 180, 270] as const;
-export type Rotation = (typeof ROTATIONS)[number];
-export const FLIPS = ['none', 'h', 'v', 'both'] as const;
-export type Flip = (typeof FLIPS)[number];
 
 export const DEFAULTS = Object.freeze({
   port: 5000,
@@ -565,8 +561,8 @@ export function helpText(version: string): string {
     const flag = `  --${name} ${spec.valueName ?? ''}`.padEnd(28);
     lines.push(`${flag}${spec.help}  [${spec.env}]`);
   }
-  lines.push('  -h, --help'.padEnd(28) + 'show this help');
-  lines.push('  --version'.padEnd(28) + 'print the version');
+  lines.push(`${'  -h, --help'.padEnd(28)}show this help`);
+  lines.push(`${'  --version'.padEnd(28)}print the version`);
   lines.push('', 'Open http://HOST:PORT/ for the page, /video_feed for the stream.');
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }

@@ -514,7 +514,7 @@ export function formatReport(r: DoctorReport): string {
         : 'the server cannot start as configured',
   );
   const width = Math.max(...rows.map(([l]) => l.length)) + 2;
-  return rows.map(([l, v]) => `${`${l}:`.padEnd(width)}${v}`).join('\n') + '\n';
+  return `${rows.map(([l, v]) => `${`${l}:`.padEnd(width)}${v}`).join('\n')}\n`;
 }
 
 const HELP = `Usage: framering doctor [--json] [options]

@@ -3,7 +3,12 @@
  * lifecycle (start on the first viewer, stop when idle, retry on failure).
  */
 
-import type { Flip, Rotation } from '../app/config.js';
+/** Degrees clockwise a driver may rotate the picture by. */
+export const ROTATIONS = [0, 90, 180, 270] as const;
+export type Rotation = (typeof ROTATIONS)[number];
+/** Mirror axes: none, h (horizontal), v (vertical) or both. */
+export const FLIPS = ['none', 'h', 'v', 'both'] as const;
+export type Flip = (typeof FLIPS)[number];
 
 /** Options a driver may honour; undefined = the driver's default. */
 export interface DriverOptions {

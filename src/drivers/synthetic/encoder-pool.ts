@@ -35,7 +35,7 @@ import { Piscina } from 'piscina';
 // (https://github.com/lovell/sharp/issues/2263; sharp's docs say to require it in the main
 // thread). Holding a reference here keeps them loaded across pool restarts.
 import 'sharp';
-import type { Flip, Rotation } from '../../app/config.js';
+import type { Flip, Rotation } from '../types.js';
 
 /** Raw pixels to encode. `pixels` is row-major, `channels` bytes per pixel, no row padding. */
 export interface RawFrame {
