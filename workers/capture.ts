@@ -10,7 +10,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { CaptureLoop } from '../src/capture/capture-loop.js';
 import { loadDriverModule } from '../src/drivers/registry.js';
 import { FrameRing } from '../src/core/ring.js';
-import type { CaptureWorkerData, CaptureWorkerMessage } from '../src/stream/camera.js';
+import { type CaptureWorkerData, type CaptureWorkerMessage, STOP_MESSAGE } from '../src/capture/protocol.js';
 
 const data = workerData as CaptureWorkerData;
 const port = parentPort!;
@@ -29,7 +29,7 @@ const loop = new CaptureLoop({
 });
 
 port.on('message', (m: unknown) => {
-  if (m === 'stop') {
+  if (m === STOP_MESSAGE) {
     void loop.stop().then(() => {
       post({ type: 'stopped' });
       port.close();

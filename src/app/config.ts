@@ -11,7 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError, describeError } from '../core/errors.js';
 import { DRIVER_OPTION_NAMES, type DriverOptions, FLIPS, ROTATIONS } from '../drivers/types.js';
 import { LOG_LEVELS, type LogLevel } from '../core/log.js';
-import { MAX_SLOTS, MAX_SLOT_BYTES, MIN_SLOTS, MIN_SLOT_BYTES } from '../core/ring.js';
+import { MAX_SLOT_BYTES, MAX_SLOTS, MIN_SLOT_BYTES, MIN_SLOTS } from '../core/ring-layout.js';
 import { parseCredentials, type Credentials } from '../server/auth.js';
 import { FRONT_ENDS, type FrontEndName } from '../server/front-end.js';
 

@@ -1,21 +1,26 @@
 /**
  * The capture lifecycle, run inside a camera's capture worker: start the driver when the ring's
- * DEMAND (viewers, summed over every front-end thread) rises above 0, publish its frames, stop it
- * after `idleTimeout` with no viewer, and restart it with backoff when it fails while viewers
- * are connected. The driver is started and stopped in place; the thread itself lives as long as
- * the process (some native camera bindings crash when their thread is restarted).
+ * DEMAND (viewers, summed over every front-end thread) rises above 0, hand its frames to frame
+ * admission, stop it after `idleTimeout` with no viewer, and restart it with backoff when it fails
+ * while viewers are connected. The driver is started and stopped in place; the thread itself
+ * lives as long as the process (some native camera bindings crash when their thread is
+ * restarted). What happens to each frame is FrameAdmission's; NO SIGNAL is NoSignalWatch's.
  */
 
 import { setTimeout as sleep } from 'node:timers/promises';
+import { CaptureControl, type CaptureStateName } from '../core/capture-control.js';
 import { describeError } from '../core/errors.js';
-import { isCompleteJpeg, jpegDimensions } from '../core/jpeg.js';
-import { NoSignalFrames } from './no-signal.js';
-import type { FrameRing, CaptureStateName } from '../core/ring.js';
+import type { Logger, LogLevel } from '../core/log.js';
+import type { FrameRing } from '../core/ring.js';
+import { RingStats } from '../core/ring-stats.js';
 import type { CameraDriver, DriverContext } from '../drivers/types.js';
+import { FrameAdmission } from './frame-admission.js';
+import { NoSignalWatch } from './no-signal.js';
+import { RateMeter } from './rate-meter.js';
 
 export interface CaptureEvents {
   state(state: CaptureStateName, error?: string): void;
-  log(level: 'debug' | 'info' | 'warn' | 'error', message: string): void;
+  log(level: LogLevel, message: string): void;
 }
 
 export interface CaptureLoopOptions {
@@ -37,24 +42,17 @@ export interface CaptureLoopOptions {
 class IdleStop extends Error {}
 
 export class CaptureLoop {
-  private readonly ring: FrameRing;
   private readonly opts: Required<CaptureLoopOptions>;
+  private readonly control: CaptureControl;
+  private readonly stats: RingStats;
+  private readonly rate: RateMeter;
+  private readonly admission: FrameAdmission;
+  private readonly noSignal: NoSignalWatch;
   private driver: CameraDriver | null = null;
   private readonly shutdown = new AbortController();
   private session: AbortController | null = null;
-  private oversizeBurst = 0;
-  private corruptBurst = 0;
-  private rateWindowStart = 0; // performance.now() ms
-  private rateCount = 0;
   private done: Promise<void> | null = null;
-  private noSignalTimer: NodeJS.Timeout | null = null;
-  /** A NO SIGNAL frame is (being) published and no good frame has come since. */
-  private noSignalShown = false;
-  private noSignalFrames: NoSignalFrames | null = null;
-  private readonly driverContext: DriverContext = {
-    countDrop: (reason, frames = 1) => this.ring.countDrop(reason, frames),
-    log: (level, message) => this.opts.events.log(level, message),
-  };
+  private readonly driverContext: DriverContext;
 
   constructor(options: CaptureLoopOptions) {
     // `??`, not a spread over defaults: the capture worker passes every field, unset ones as
@@ -66,7 +64,16 @@ export class CaptureLoop {
       backoffMaxMs: options.backoffMaxMs ?? 10_000,
       noSignalAfterMs: options.noSignalAfterMs ?? 0,
     };
-    this.ring = options.ring;
+    const log = eventLogger(options.events);
+    this.control = new CaptureControl(options.ring.buffer);
+    this.stats = new RingStats(options.ring.buffer);
+    this.rate = new RateMeter(this.stats);
+    this.admission = new FrameAdmission(options.ring, this.stats, this.rate, log);
+    this.noSignal = new NoSignalWatch(options.ring, this.stats, this.opts.noSignalAfterMs, log);
+    this.driverContext = {
+      countDrop: (reason, frames = 1) => this.stats.countDrop(reason, frames),
+      log: (level, message) => options.events.log(level, message),
+    };
   }
 
   /** Runs until `stop()`. */
@@ -79,24 +86,24 @@ export class CaptureLoop {
   async stop(): Promise<void> {
     this.shutdown.abort();
     this.session?.abort();
-    this.ring.addDemand(0); // wake the demand waiters
+    this.control.wake(); // the loop and the idle watch wait on DEMAND
     await this.done;
   }
 
   private async main(): Promise<void> {
     this.setState('idle');
     while (!this.shutdown.signal.aborted) {
-      const demand = this.ring.demand();
+      const demand = this.control.demand();
       if (demand <= 0) {
-        const wait = this.ring.waitForDemandChange(demand, Infinity);
+        const wait = this.control.waitForDemandChange(demand, Infinity);
         if (wait) await wait;
         continue;
       }
-      this.armNoSignal();
+      this.noSignal.arm();
       try {
         await this.captureSession();
       } finally {
-        this.disarmNoSignal();
+        this.noSignal.disarm();
       }
     }
     this.setState('idle');
@@ -121,7 +128,7 @@ export class CaptureLoop {
             backoff = this.opts.backoffInitialMs;
             this.setState('running');
           }
-          this.publish(jpeg);
+          if (this.admission.admit(jpeg) !== 0) this.noSignal.frameArrived();
         }
         if (!session.signal.aborted) failure = new Error('the driver stopped delivering frames');
       } catch (err) {
@@ -129,7 +136,7 @@ export class CaptureLoop {
       } finally {
         session.abort();
         this.session = null;
-        this.ring.addDemand(0); // end the idle watcher's wait
+        this.control.wake(); // end the idle watcher's wait
         await idleWatch;
       }
       const idle = session.signal.reason instanceof IdleStop;
@@ -141,7 +148,7 @@ export class CaptureLoop {
       const reason = describeError(failure);
       this.setState('error', reason);
       this.opts.events.log('error', `capture failed: ${reason}`);
-      if (this.ring.demand() <= 0) return; // nobody is watching: don't retry until someone is
+      if (this.control.demand() <= 0) return; // nobody is watching: don't retry until someone is
       this.opts.events.log('info', `restarting capture in ${(backoff / 1000).toFixed(1)} s`);
       try {
         await sleep(backoff, undefined, { signal: this.shutdown.signal });
@@ -155,118 +162,40 @@ export class CaptureLoop {
   /** Aborts `session` once DEMAND has stayed at 0 for the idle timeout. */
   private async watchIdle(session: AbortController): Promise<void> {
     while (!session.signal.aborted) {
-      const demand = this.ring.demand();
+      const demand = this.control.demand();
       if (demand > 0) {
-        const wait = this.ring.waitForDemandChange(demand, Infinity);
+        const wait = this.control.waitForDemandChange(demand, Infinity);
         if (wait) await wait;
         continue;
       }
       const deadline = performance.now() + this.opts.idleTimeoutMs;
-      let left: number;
-      while (!session.signal.aborted && this.ring.demand() <= 0 && (left = deadline - performance.now()) > 0) {
-        const wait = this.ring.waitForDemandChange(0, left);
+      while (!session.signal.aborted && this.control.demand() <= 0) {
+        const left = deadline - performance.now();
+        if (left <= 0) break;
+        const wait = this.control.waitForDemandChange(0, left);
         if (wait) await wait;
       }
-      if (!session.signal.aborted && this.ring.demand() <= 0) {
+      if (!session.signal.aborted && this.control.demand() <= 0) {
         session.abort(new IdleStop('idle'));
         return;
       }
     }
   }
 
-  private publish(jpeg: Uint8Array): void {
-    // Whatever a driver yields, viewers only ever get whole JPEGs (SOI at the start, EOI at the end).
-    if (!isCompleteJpeg(jpeg)) {
-      this.ring.countDrop('corrupt');
-      if (this.corruptBurst++ === 0)
-        this.opts.events.log('warn', `dropping frames that are not complete JPEGs (this one: ${jpeg.byteLength} bytes)`);
-      return;
-    }
-    if (this.corruptBurst > 0) {
-      this.opts.events.log('warn', `dropped ${this.corruptBurst} broken frame(s) in a row`);
-      this.corruptBurst = 0;
-    }
-    const now = performance.now();
-    const seq = this.ring.publish(jpeg, performance.timeOrigin + now);
-    this.measure(jpeg, now);
-    if (seq !== 0 && this.noSignalTimer !== null) {
-      // One timer for the whole session, pushed back by every good frame (no allocation).
-      this.noSignalTimer.refresh();
-      if (this.noSignalShown) {
-        this.noSignalShown = false;
-        this.opts.events.log('info', 'frames again: NO SIGNAL cleared');
-      }
-    }
-    if (seq === 0) {
-      if (this.oversizeBurst++ === 0) {
-        this.opts.events.log(
-          'warn',
-          `dropping frames larger than the ring's ${this.ring.slotBytes}-byte slots (this one: ${jpeg.byteLength} bytes); raise --max-frame-bytes`,
-        );
-      }
-    } else if (this.oversizeBurst > 0) {
-      this.opts.events.log('warn', `dropped ${this.oversizeBurst} oversize frame(s) in a row`);
-      this.oversizeBurst = 0;
-    }
-  }
-
-  /** Starts the no-signal watchdog for a capture session (viewers are watching). */
-  private armNoSignal(): void {
-    const after = this.opts.noSignalAfterMs;
-    if (after <= 0) return;
-    this.noSignalShown = false;
-    this.noSignalTimer = setTimeout(() => void this.showNoSignal(), after);
-    this.noSignalTimer.unref();
-  }
-
-  private disarmNoSignal(): void {
-    if (this.noSignalTimer !== null) clearTimeout(this.noSignalTimer);
-    this.noSignalTimer = null;
-    this.noSignalShown = false;
-  }
-
-  private async showNoSignal(): Promise<void> {
-    if (this.noSignalTimer === null || this.shutdown.signal.aborted) return;
-    this.noSignalShown = true;
-    const { width, height } = this.ring.sourceInfo();
-    let jpeg: Uint8Array;
-    try {
-      this.noSignalFrames ??= new NoSignalFrames();
-      jpeg = await this.noSignalFrames.frame(width, height);
-    } catch (err) {
-      this.opts.events.log('warn', `cannot render the NO SIGNAL frame: ${describeError(err)}`);
-      return;
-    }
-    // A good frame may have arrived, or the session ended, while it was being encoded.
-    if (!this.noSignalShown || this.noSignalTimer === null) return;
-    if (jpeg.byteLength > this.ring.slotBytes) return; // a huge frame size with tiny slots: keep the last frame
-    this.ring.publish(jpeg, performance.timeOrigin + performance.now());
-    this.opts.events.log('warn', `no frame for ${(this.opts.noSignalAfterMs / 1000).toFixed(1)} s: showing NO SIGNAL`);
-  }
-
-  /** Measures the capture rate over windows of about a second, and the frame size. */
-  private measure(jpeg: Uint8Array, now: number): void {
-    if (this.rateWindowStart === 0) this.rateWindowStart = now;
-    this.rateCount++;
-    const elapsed = now - this.rateWindowStart;
-    if (elapsed >= 1000 || this.rateCount === 1) {
-      const size = jpegDimensions(jpeg);
-      const fps = this.rateCount > 1 ? ((this.rateCount - 1) * 1000) / elapsed : 0;
-      if (this.rateCount > 1) {
-        this.rateWindowStart = now;
-        this.rateCount = 1;
-      }
-      this.ring.setSourceInfo(fps || this.ring.sourceInfo().fps, size?.width ?? 0, size?.height ?? 0);
-    }
-  }
-
   private setState(state: CaptureStateName, error?: string): void {
-    if (state !== 'running') {
-      this.rateWindowStart = 0;
-      this.rateCount = 0;
-      if (state === 'idle') this.ring.setSourceInfo(0, this.ring.sourceInfo().width, this.ring.sourceInfo().height);
-    }
-    this.ring.setState(state);
+    if (state === 'idle') this.rate.idle();
+    else if (state !== 'running') this.rate.reset();
+    this.control.setState(state);
     this.opts.events.state(state, error);
   }
+}
+
+/** The capture events' log as a Logger, for the parts of the loop that only log. */
+function eventLogger(events: CaptureEvents): Logger {
+  return {
+    debug: (m) => events.log('debug', m),
+    info: (m) => events.log('info', m),
+    warn: (m) => events.log('warn', m),
+    error: (m) => events.log('error', m),
+  };
 }

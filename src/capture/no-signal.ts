@@ -1,80 +1,72 @@
 /**
- * The "NO SIGNAL" frame: what viewers see once a camera has delivered nothing for
- * --no-signal-after seconds (a driver that failed and is being restarted, a camera process that
- * died, a source that stalls), so that a frozen picture is not mistaken for a live one. Like
- * µStreamer's blank frame, it is an ordinary JPEG published into the ring, so streams, keepalive
- * and /snapshot need no special case.
- *
- * Drawn from a built-in bitmap font (no system fonts needed, which a headless Pi may lack) and
- * encoded with sharp, loaded only the first time a camera loses its signal.
+ * The NO SIGNAL watchdog of a capture session: after `afterMs` without a good frame while viewers
+ * watch (a failed, restarting or stalled driver), it publishes a generated NO SIGNAL frame
+ * (no-signal-frame.ts) at the camera's last known size, so a frozen picture is not mistaken for a
+ * live one. One timer per session, pushed back by every good frame with refresh(): no allocation
+ * per frame.
  */
 
-/** 5x7 glyphs of the letters the caption uses; '#' = ink. */
-const GLYPHS: Readonly<Record<string, readonly string[]>> = {
-  N: ['#...#', '##..#', '#.#.#', '#..##', '#...#', '#...#', '#...#'],
-  O: ['.###.', '#...#', '#...#', '#...#', '#...#', '#...#', '.###.'],
-  S: ['.####', '#....', '#....', '.###.', '....#', '....#', '####.'],
-  I: ['.###.', '..#..', '..#..', '..#..', '..#..', '..#..', '.###.'],
-  G: ['.###.', '#...#', '#....', '#.###', '#...#', '#...#', '.###.'],
-  A: ['.###.', '#...#', '#...#', '#####', '#...#', '#...#', '#...#'],
-  L: ['#....', '#....', '#....', '#....', '#....', '#....', '#####'],
-  ' ': ['.....', '.....', '.....', '.....', '.....', '.....', '.....'],
-};
-const GLYPH_W = 5;
-const GLYPH_H = 7;
-/** Columns of space after each glyph. */
-const GLYPH_GAP = 1;
+import { describeError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import type { FrameRing } from '../core/ring.js';
+import type { RingStats } from '../core/ring-stats.js';
+import { NoSignalFrames } from './no-signal-frame.js';
 
-export const NO_SIGNAL_TEXT = 'NO SIGNAL';
-const BACKGROUND = [40, 40, 40] as const;
-const INK = [235, 235, 235] as const;
-const DEFAULT_SIZE = { width: 640, height: 480 };
+export class NoSignalWatch {
+  private timer: NodeJS.Timeout | null = null;
+  /** A NO SIGNAL frame is (being) published and no good frame has come since. */
+  private shown = false;
+  private frames: NoSignalFrames | null = null;
 
-/**
- * Renders the frame as RGB pixels: dark grey, the caption centred in light grey, as large as fits
- * in 60 % of the width.
- */
-export function renderNoSignalPixels(width: number, height: number): Buffer {
-  const pixels = Buffer.alloc(width * height * 3);
-  pixels.fill(Buffer.from(BACKGROUND));
-  const cols = NO_SIGNAL_TEXT.length * (GLYPH_W + GLYPH_GAP) - GLYPH_GAP;
-  const scale = Math.max(1, Math.floor(Math.min((width * 0.6) / cols, (height * 0.25) / GLYPH_H)));
-  const x0 = Math.floor((width - cols * scale) / 2);
-  const y0 = Math.floor((height - GLYPH_H * scale) / 2);
-  const ink = Buffer.from(INK);
-  let gx = x0;
-  for (const ch of NO_SIGNAL_TEXT) {
-    const rows = GLYPHS[ch]!;
-    for (let r = 0; r < GLYPH_H; r++) {
-      for (let c = 0; c < GLYPH_W; c++) {
-        if (rows[r]![c] !== '#') continue;
-        const px = gx + c * scale;
-        const py = y0 + r * scale;
-        for (let y = Math.max(0, py); y < Math.min(height, py + scale); y++) {
-          const start = (y * width + Math.max(0, px)) * 3;
-          const end = (y * width + Math.min(width, px + scale)) * 3;
-          if (end > start) pixels.fill(ink, start, end);
-        }
-      }
-    }
-    gx += (GLYPH_W + GLYPH_GAP) * scale;
+  /** @param afterMs 0 = never (viewers keep the last frame) */
+  constructor(
+    private readonly ring: FrameRing,
+    private readonly stats: RingStats,
+    private readonly afterMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  /** A capture session starts (viewers are watching). */
+  arm(): void {
+    if (this.afterMs <= 0) return;
+    this.shown = false;
+    this.timer = setTimeout(() => void this.show(), this.afterMs);
+    this.timer.unref();
   }
-  return pixels;
-}
 
-/** Renders and encodes the frame, caching the last size: a camera loses its signal at one size. */
-export class NoSignalFrames {
-  private cached: { width: number; height: number; jpeg: Uint8Array } | null = null;
+  /** The session ended. */
+  disarm(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.shown = false;
+  }
 
-  /** The JPEG at `width`x`height` (the camera's last known size), or 640x480 if unknown. */
-  async frame(width: number, height: number): Promise<Uint8Array> {
-    if (!(width >= 16 && height >= 16 && width <= 8192 && height <= 8192)) ({ width, height } = DEFAULT_SIZE);
-    if (this.cached?.width === width && this.cached.height === height) return this.cached.jpeg;
-    const { default: sharp } = await import('sharp');
-    const jpeg = await sharp(renderNoSignalPixels(width, height), { raw: { width, height, channels: 3 } })
-      .jpeg({ quality: 75 })
-      .toBuffer();
-    this.cached = { width, height, jpeg };
-    return jpeg;
+  /** A good frame was published: push the deadline back, and clear NO SIGNAL if shown. */
+  frameArrived(): void {
+    if (this.timer === null) return;
+    this.timer.refresh();
+    if (this.shown) {
+      this.shown = false;
+      this.log.info('frames again: NO SIGNAL cleared');
+    }
+  }
+
+  private async show(): Promise<void> {
+    if (this.timer === null) return;
+    this.shown = true;
+    const { width, height } = this.stats.sourceInfo();
+    let jpeg: Uint8Array;
+    try {
+      this.frames ??= new NoSignalFrames();
+      jpeg = await this.frames.frame(width, height);
+    } catch (err) {
+      this.log.warn(`cannot render the NO SIGNAL frame: ${describeError(err)}`);
+      return;
+    }
+    // A good frame may have arrived, or the session ended, while it was being encoded.
+    if (!this.shown || this.timer === null) return;
+    if (jpeg.byteLength > this.ring.slotBytes) return; // a huge frame size with tiny slots: keep the last frame
+    this.ring.publish(jpeg, performance.timeOrigin + performance.now());
+    this.log.warn(`no frame for ${(this.afterMs / 1000).toFixed(1)} s: showing NO SIGNAL`);
   }
 }

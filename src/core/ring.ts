@@ -3,18 +3,12 @@
  * of readers in any threads. Frames are published with an Atomics sequence counter; readers wait
  * on that counter with Atomics.waitAsync and always take the newest frame.
  *
- * Memory layout (all header fields are Int32, index constants below):
- *
- *   byte 0                                                         dataOffset
- *   +---------------- header ----------------+-- slot meta x N --+--pad--+-- slot 0 --+-- slot 1 --+ ...
- *   | MAGIC VERSION SLOTS SLOT_BYTES LATEST  | SEQ LEN TS_S TS_US|  to   | slotBytes  | slotBytes  |
- *   | DEMAND STATE PUBLISHED DROPPED_* ...   | (4 x Int32 each)  |  64   |            |            |
- *   +----------------------------------------+-------------------+-------+------------+------------+
+ * This file is the frame slots of a camera's shared buffer; the memory layout is drawn in
+ * ring-layout.ts, and the same buffer also carries capture control (capture-control.ts) and
+ * counters (ring-stats.ts).
  *
  *   LATEST     sequence number of the newest published frame, 0 before the first one. Readers
  *              Atomics.waitAsync on this field.
- *   DEMAND     how many readers currently want frames (viewers, summed over every thread). The
- *              capture worker waits on it to start and stop the camera.
  *   slot SEQ   sequence number of the frame the slot holds; 0 while the slot is invalid (never
  *              written, or about to be overwritten).
  *
@@ -50,72 +44,21 @@
  * A frame larger than a slot is dropped and counted (DROPPED_OVERSIZE), never truncated.
  */
 
-export const RING_MAGIC = 0x464d5247; // "FMRG"
-export const RING_LAYOUT_VERSION = 1;
-
-// Header fields (Int32 indices).
-export const kMagic = 0;
-export const kVersion = 1;
-export const kSlotCount = 2;
-export const kSlotBytes = 3;
-export const kLatestSeq = 4;
-export const kDemand = 5;
-/** Capture state, a CaptureState code written by the capture worker. */
-export const kState = 6;
-/** Frames published (wraps at 2^32; read with >>> 0). */
-export const kPublished = 7;
-/** Frames dropped because they were larger than a slot. */
-export const kDroppedOversize = 8;
-/** Bumped by anyone who needs every waiter on LATEST to wake and re-check (shutdown). */
-export const kWakeGeneration = 9;
-/** Frames a driver dropped before publishing because its encoders were busy. */
-export const kDroppedEncoderBusy = 10;
-/** Frames a driver dropped because the source delivered them broken. */
-export const kDroppedCorrupt = 11;
-/** Size of the newest frame in pixels, 0 if unknown (written by the capture worker). */
-export const kWidth = 12;
-export const kHeight = 13;
-/** Measured capture rate in thousandths of a frame per second (written by the capture worker). */
-export const kFpsMilli = 14;
-const kHeaderFields = 16; // room for later fields without a layout change
-
-// Per-slot metadata (Int32 indices relative to the slot's metadata block).
-const kSlotSeq = 0;
-const kSlotLength = 1; // bytes
-const kSlotTimeSec = 2; // capture time, Unix seconds (unsigned)
-const kSlotTimeUsec = 3; // capture time, microseconds within the second
-const kSlotFields = 4;
-
-const kDataAlign = 64; // slot data starts on a cache line
-
-export const MIN_SLOTS = 2;
-export const MAX_SLOTS = 1024;
-export const MIN_SLOT_BYTES = 1024;
-export const MAX_SLOT_BYTES = 256 * 1024 * 1024;
-
-/** Capture states stored in kState. */
-export const CaptureState = {
-  idle: 0,
-  starting: 1,
-  running: 2,
-  error: 3,
-  stopping: 4,
-} as const;
-export type CaptureStateName = keyof typeof CaptureState;
-const stateNames = Object.keys(CaptureState) as CaptureStateName[];
-
-/** Why a frame never reached viewers. */
-export type DropReason = 'oversize' | 'encoder-busy' | 'corrupt';
-const dropFields: Record<DropReason, number> = {
-  oversize: kDroppedOversize,
-  'encoder-busy': kDroppedEncoderBusy,
-  corrupt: kDroppedCorrupt,
-};
-
-export interface RingGeometry {
-  slots: number;
-  slotBytes: number;
-}
+import {
+  attachRing,
+  createRingBuffer,
+  dataOffsetFor,
+  kDroppedOversize,
+  kHeaderFields,
+  kLatestSeq,
+  kPublished,
+  kSlotFields,
+  kSlotLength,
+  kSlotSeq,
+  kSlotTimeSec,
+  kSlotTimeUsec,
+  type RingGeometry,
+} from './ring-layout.js';
 
 /** Where `FrameRing.read` copies a frame's JPEG bytes. */
 export interface FrameDestination {
@@ -132,16 +75,6 @@ export interface RingRead<D extends FrameDestination> {
   /** JPEG length, bytes. */
   length: number;
   dest: D;
-}
-
-function dataOffsetFor(slots: number): number {
-  const metaBytes = (kHeaderFields + slots * kSlotFields) * 4;
-  return Math.ceil(metaBytes / kDataAlign) * kDataAlign;
-}
-
-/** Bytes of SharedArrayBuffer a ring of this geometry needs. */
-export function ringByteLength({ slots, slotBytes }: RingGeometry): number {
-  return dataOffsetFor(slots) + slots * slotBytes;
 }
 
 /** Largest sequence number + 1: a multiple of the slot count below 2^31. */
@@ -163,48 +96,21 @@ export class FrameRing {
   private readonly dataOffset: number;
   private readonly wrap: number;
 
-  /** Allocates and initialises a new ring. */
+  /** Allocates and initialises a new ring (the camera's whole shared buffer). */
   static create(geometry: RingGeometry): FrameRing {
-    const { slots, slotBytes } = geometry;
-    if (!Number.isInteger(slots) || slots < MIN_SLOTS || slots > MAX_SLOTS) {
-      throw new RangeError(`ring slots must be an integer from ${MIN_SLOTS} to ${MAX_SLOTS} (got ${slots})`);
-    }
-    if (!Number.isInteger(slotBytes) || slotBytes < MIN_SLOT_BYTES || slotBytes > MAX_SLOT_BYTES) {
-      throw new RangeError(`ring slot size must be an integer from ${MIN_SLOT_BYTES} to ${MAX_SLOT_BYTES} bytes (got ${slotBytes})`);
-    }
-    const buffer = new SharedArrayBuffer(ringByteLength(geometry));
-    const header = new Int32Array(buffer, 0, kHeaderFields);
-    header[kSlotCount] = slots;
-    header[kSlotBytes] = slotBytes;
-    header[kVersion] = RING_LAYOUT_VERSION;
-    // Magic last: a reader that sees it sees a fully initialised header.
-    Atomics.store(header, kMagic, RING_MAGIC);
-    return new FrameRing(buffer);
+    return new FrameRing(createRingBuffer(geometry));
   }
 
   /** Attaches to an existing ring, checking its magic number and layout version. */
   constructor(buffer: SharedArrayBuffer) {
-    if (!(buffer instanceof SharedArrayBuffer) || buffer.byteLength < kHeaderFields * 4) {
-      throw new TypeError('frame ring: expected a SharedArrayBuffer holding a ring');
-    }
-    const head = new Int32Array(buffer, 0, kHeaderFields);
-    if (Atomics.load(head, kMagic) !== RING_MAGIC) throw new TypeError('frame ring: bad magic number');
-    if (head[kVersion] !== RING_LAYOUT_VERSION) {
-      throw new TypeError(`frame ring: layout version ${head[kVersion]}, expected ${RING_LAYOUT_VERSION}`);
-    }
-    const slots = head[kSlotCount]!;
-    const slotBytes = head[kSlotBytes]!;
-    if (slots < MIN_SLOTS || slots > MAX_SLOTS || slotBytes < MIN_SLOT_BYTES || slotBytes > MAX_SLOT_BYTES) {
-      throw new TypeError(`frame ring: corrupt header (${slots} slots of ${slotBytes} bytes)`);
-    }
+    const { header, slots, slotBytes } = attachRing(buffer);
     this.buffer = buffer;
+    this.header = header;
     this.slots = slots;
     this.slotBytes = slotBytes;
-    this.dataOffset = dataOffsetFor(this.slots);
-    if (buffer.byteLength !== ringByteLength(this)) throw new TypeError('frame ring: buffer size does not match its header');
-    this.header = new Int32Array(buffer, 0, kHeaderFields + this.slots * kSlotFields);
+    this.dataOffset = dataOffsetFor(slots);
     this.bytes = new Uint8Array(buffer);
-    this.wrap = wrapFor(this.slots);
+    this.wrap = wrapFor(slots);
   }
 
   /** Sequence number of the newest frame, 0 before the first. */
@@ -294,7 +200,7 @@ export class FrameRing {
 
   /**
    * Returns a promise that resolves when LATEST changes from `seenSeq` (or someone calls
-   * `wakeAll`), or null if it differs already. Never blocks the event loop. Note that a pending
+   * `wakeReaders`), or null if it differs already. Never blocks the event loop. Note that a pending
    * Atomics.waitAsync does not keep a Node.js event loop alive by itself (nodejs/node#44729): the
    * thread must hold something else (a server socket, a MessagePort) while it waits.
    */
@@ -304,69 +210,7 @@ export class FrameRing {
   }
 
   /** Wakes every waiter on LATEST in every thread without publishing (used at shutdown). */
-  wakeAll(): void {
-    Atomics.add(this.header, kWakeGeneration, 1);
+  wakeReaders(): void {
     Atomics.notify(this.header, kLatestSeq);
-  }
-
-  // ---- demand and state (shared between front ends and the capture worker) ----
-
-  /** Adds (or with a negative delta removes) viewers and wakes the capture worker. */
-  addDemand(delta: number): number {
-    const now = Atomics.add(this.header, kDemand, delta) + delta;
-    Atomics.notify(this.header, kDemand);
-    return now;
-  }
-
-  demand(): number {
-    return Atomics.load(this.header, kDemand);
-  }
-
-  /** Waits until DEMAND differs from `seen`, or `timeoutMs` passes. */
-  waitForDemandChange(seen: number, timeoutMs: number): Promise<unknown> | null {
-    const r = Atomics.waitAsync(this.header, kDemand, seen, timeoutMs);
-    return r.async ? r.value : null;
-  }
-
-  setState(state: CaptureStateName): void {
-    Atomics.store(this.header, kState, CaptureState[state]);
-  }
-
-  state(): CaptureStateName {
-    return stateNames[Atomics.load(this.header, kState)] ?? 'error';
-  }
-
-  published(): number {
-    return Atomics.load(this.header, kPublished) >>> 0;
-  }
-
-  droppedOversize(): number {
-    return Atomics.load(this.header, kDroppedOversize) >>> 0;
-  }
-
-  /** Records the measured capture rate and the frame size (capture worker). */
-  setSourceInfo(fps: number, width: number, height: number): void {
-    Atomics.store(this.header, kFpsMilli, Math.round(fps * 1000));
-    Atomics.store(this.header, kWidth, width);
-    Atomics.store(this.header, kHeight, height);
-  }
-
-  /** Measured capture rate (fps) and frame size (0 when unknown). */
-  sourceInfo(): { fps: number; width: number; height: number } {
-    return {
-      fps: Atomics.load(this.header, kFpsMilli) / 1000,
-      width: Atomics.load(this.header, kWidth),
-      height: Atomics.load(this.header, kHeight),
-    };
-  }
-
-  /** Counts frames a driver dropped before they reached the ring. */
-  countDrop(reason: DropReason, frames = 1): void {
-    Atomics.add(this.header, dropFields[reason], frames);
-  }
-
-  /** Frames dropped for `reason` so far. */
-  dropped(reason: DropReason): number {
-    return Atomics.load(this.header, dropFields[reason]) >>> 0;
   }
 }

@@ -25,7 +25,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { ConfigError, describeError, FrameringError } from '../core/errors.js';
 import { isMultipartContentType, boundaryFromContentType, MultipartParser } from './mjpeg/multipart-parser.js';
-import { MAX_SLOT_BYTES } from '../core/ring.js';
+import { MAX_SLOT_BYTES } from '../core/ring-layout.js';
 import type { CameraDriver, DriverContext, DriverModule, DriverOptions } from './types.js';
 
 /** `--source` is the URL; `--fps` caps the relayed rate (default: the source's rate). */

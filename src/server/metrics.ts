@@ -166,7 +166,7 @@ export class ProcessMetrics {
       collect() {
         setTotals(
           this,
-          cameras.map((c) => [{ camera: c.name }, c.ring.published()]),
+          cameras.map((c) => [{ camera: c.name }, c.stats.published()]),
         );
       },
     });
@@ -180,7 +180,7 @@ export class ProcessMetrics {
           this,
           cameras.flatMap((c) =>
             (['oversize', 'encoder-busy', 'corrupt'] as const).map(
-              (reason) => [{ camera: c.name, reason }, c.ring.dropped(reason)] as const,
+              (reason) => [{ camera: c.name, reason }, c.stats.dropped(reason)] as const,
             ),
           ),
         );
@@ -191,7 +191,7 @@ export class ProcessMetrics {
       help: 'Measured capture rate',
       labelNames: ['camera'],
       registers: [r],
-      collect: perCamera((c) => c.ring.sourceInfo().fps),
+      collect: perCamera((c) => c.stats.sourceInfo().fps),
     });
     new Gauge({
       name: 'framering_frame_bytes',

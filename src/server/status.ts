@@ -36,7 +36,7 @@ export interface StatusSources {
 }
 
 export function cameraStatus(camera: CameraView, viewers: number): Record<string, unknown> {
-  const { fps, width, height } = camera.ring.sourceInfo();
+  const { fps, width, height } = camera.stats.sourceInfo();
   return {
     name: camera.name,
     driver: camera.driver,
@@ -45,11 +45,11 @@ export function cameraStatus(camera: CameraView, viewers: number): Record<string
     resolution: width > 0 ? { width, height } : null,
     fps: Math.round(fps * 100) / 100,
     viewers,
-    framesPublished: camera.ring.published(),
+    framesPublished: camera.stats.published(),
     framesDropped: {
-      oversize: camera.ring.dropped('oversize'),
-      encoderBusy: camera.ring.dropped('encoder-busy'),
-      corrupt: camera.ring.dropped('corrupt'),
+      oversize: camera.stats.dropped('oversize'),
+      encoderBusy: camera.stats.dropped('encoder-busy'),
+      corrupt: camera.stats.dropped('corrupt'),
     },
   };
 }

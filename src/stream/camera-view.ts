@@ -5,7 +5,9 @@
  */
 
 import { FrameFeed } from './frame-feed.js';
-import { FrameRing, type CaptureStateName } from '../core/ring.js';
+import { CaptureControl, type CaptureStateName } from '../core/capture-control.js';
+import { FrameRing } from '../core/ring.js';
+import { RingStats } from '../core/ring-stats.js';
 
 export interface CameraError {
   message: string;
@@ -16,6 +18,8 @@ export interface CameraView {
   readonly name: string;
   readonly driver: string;
   readonly ring: FrameRing;
+  /** The capture worker's counters in the same shared buffer. */
+  readonly stats: RingStats;
   /** This thread's reader of the ring, fanning frames out to this thread's viewers. */
   readonly feed: FrameFeed;
   readonly state: CaptureStateName;
@@ -39,17 +43,21 @@ export class RemoteCamera implements CameraView {
   readonly name: string;
   readonly driver: string;
   readonly ring: FrameRing;
+  readonly stats: RingStats;
   readonly feed: FrameFeed;
+  private readonly control: CaptureControl;
   lastError: CameraError | null = null;
 
   constructor(d: CameraDescriptor) {
     this.name = d.name;
     this.driver = d.driver;
     this.ring = new FrameRing(d.ring);
+    this.stats = new RingStats(d.ring);
+    this.control = new CaptureControl(d.ring);
     this.feed = new FrameFeed(this.ring);
   }
 
   get state(): CaptureStateName {
-    return this.ring.state();
+    return this.control.state();
   }
 }

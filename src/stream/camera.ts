@@ -4,27 +4,14 @@
  */
 
 import { Worker } from 'node:worker_threads';
+import type { CaptureStateName } from '../core/capture-control.js';
+import type { Logger } from '../core/log.js';
+import { FrameRing } from '../core/ring.js';
+import { RingStats } from '../core/ring-stats.js';
+import { type CaptureWorkerData, type CaptureWorkerMessage, STOP_MESSAGE } from '../capture/protocol.js';
+import type { DriverOptions } from '../drivers/types.js';
 import type { CameraView } from './camera-view.js';
 import { FrameFeed } from './frame-feed.js';
-import type { Logger } from '../core/log.js';
-import { FrameRing, type CaptureStateName } from '../core/ring.js';
-import type { DriverOptions } from '../drivers/types.js';
-
-/** workerData of workers/capture.ts. */
-export interface CaptureWorkerData {
-  ring: SharedArrayBuffer;
-  driver: string;
-  options: DriverOptions;
-  idleTimeoutMs: number;
-  backoffInitialMs?: number;
-  noSignalAfterMs: number;
-}
-
-/** Messages from the capture worker. */
-export type CaptureWorkerMessage =
-  | { type: 'state'; state: CaptureStateName; error?: string | undefined }
-  | { type: 'log'; level: 'debug' | 'info' | 'warn' | 'error'; message: string }
-  | { type: 'stopped' };
 
 export interface CameraOptions {
   name: string;
@@ -47,6 +34,7 @@ export class Camera implements CameraView {
   readonly name: string;
   readonly driver: string;
   readonly ring: FrameRing;
+  readonly stats: RingStats;
   readonly feed: FrameFeed;
   /** Capture state as last reported by the worker. */
   state: CaptureStateName = 'idle';
@@ -62,6 +50,7 @@ export class Camera implements CameraView {
     this.driver = options.driver;
     this.log = options.log;
     this.ring = FrameRing.create({ slots: options.ringSlots, slotBytes: options.maxFrameBytes });
+    this.stats = new RingStats(this.ring.buffer);
     this.feed = new FrameFeed(this.ring);
     const workerData: CaptureWorkerData = {
       ring: this.ring.buffer,
@@ -109,7 +98,7 @@ export class Camera implements CameraView {
         resolve();
       });
     });
-    this.worker.postMessage('stop');
+    this.worker.postMessage(STOP_MESSAGE);
     await stopped;
     await this.worker.terminate();
   }

@@ -12,6 +12,7 @@
  */
 
 import { allocatePart, partJpeg, type Part } from './multipart.js';
+import { CaptureControl } from '../core/capture-control.js';
 import type { FrameRing } from '../core/ring.js';
 
 /** A frame as served: one part buffer shared by every viewer. */
@@ -52,7 +53,11 @@ export class FrameFeed {
   lastFrameAt = 0;
   private frameIntervalMs = 0;
 
-  constructor(readonly ring: FrameRing) {}
+  private readonly control: CaptureControl;
+
+  constructor(readonly ring: FrameRing) {
+    this.control = new CaptureControl(ring.buffer);
+  }
 
   get subscriberCount(): number {
     return this.subscribers.size;
@@ -66,9 +71,9 @@ export class FrameFeed {
   subscribe(subscriber: FrameSubscriber): Frame | null {
     if (this.closed || this.subscribers.has(subscriber)) return null;
     this.subscribers.add(subscriber);
-    this.ring.addDemand(1);
+    this.control.addDemand(1);
     if (!this.looping) void this.loop();
-    if (this.ring.state() !== 'running') return null;
+    if (this.control.state() !== 'running') return null;
     const current = this.refresh();
     // Only a new frame arms the keepalive: a viewer joining a camera that has already stalled
     // (capture running, nobody else watching) would get this frame and then nothing, ever.
@@ -77,7 +82,7 @@ export class FrameFeed {
   }
 
   unsubscribe(subscriber: FrameSubscriber): void {
-    if (this.subscribers.delete(subscriber)) this.ring.addDemand(-1);
+    if (this.subscribers.delete(subscriber)) this.control.addDemand(-1);
     if (this.subscribers.size === 0) {
       this.stopKeepalive();
       // The feed stops reading: the next frame it sees comes from a later capture session, and
@@ -94,7 +99,7 @@ export class FrameFeed {
     this.closed = true;
     for (const s of this.subscribers) this.unsubscribe(s);
     this.stopKeepalive();
-    this.ring.wakeAll();
+    this.ring.wakeReaders();
   }
 
   /** Reads the ring's newest frame into `latest` if it is newer than what the feed holds. */
@@ -139,7 +144,7 @@ export class FrameFeed {
         if (this.closed || this.subscribers.size === 0) break;
         const frame = this.refresh();
         if (!frame || frame.seq === seen) {
-          // Woken without a new frame (wakeAll), or the writer overtook every read attempt: in
+          // Woken without a new frame (wakeReaders), or the writer overtook every read attempt: in
           // the latter case LATEST differs from `seen`, so yield to the event loop before retrying.
           if (this.ring.latestSeq() !== seen) await new Promise((r) => setImmediate(r));
           continue;

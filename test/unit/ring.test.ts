@@ -8,9 +8,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { CaptureControl, CaptureState, type CaptureStateName } from '../../src/core/capture-control.js';
+import { FrameRing, type FrameDestination } from '../../src/core/ring.js';
 import {
-  CaptureState,
-  FrameRing,
   MAX_SLOT_BYTES,
   MAX_SLOTS,
   MIN_SLOT_BYTES,
@@ -26,13 +26,14 @@ import {
   kSlotCount,
   kState,
   kVersion,
-  kWakeGeneration,
   ringByteLength,
-  type CaptureStateName,
-  type FrameDestination,
-} from '../src/core/ring.js';
+} from '../../src/core/ring-layout.js';
+import { RingStats } from '../../src/core/ring-stats.js';
 
-// The layout's private constants, as documented at the top of src/ring.ts. A change to any of
+const control = (ring: FrameRing): CaptureControl => new CaptureControl(ring.buffer);
+const stats = (ring: FrameRing): RingStats => new RingStats(ring.buffer);
+
+// The layout's private constants, as documented in src/core/ring-layout.ts. A change to any of
 // them is a layout change (RING_LAYOUT_VERSION), so the test pins them rather than importing.
 const kHeaderFields = 16;
 const kSlotFields = 4; // SEQ LEN TS_S TS_US
@@ -127,14 +128,14 @@ test('a second view over the same buffer shares every frame and field', () => {
   assert.equal(reader.slots, 4);
   assert.equal(reader.slotBytes, 2048);
   writer.publish(frame(1, 100), T0);
-  writer.addDemand(2);
-  writer.setState('running');
+  control(writer).addDemand(2);
+  control(writer).setState('running');
   const got = reader.readJpeg();
   assert.ok(got);
   assert.equal(got.seq, 1);
   assert.deepEqual(new Uint8Array(got.dest.bytes), frame(1, 100));
-  assert.equal(reader.demand(), 2);
-  assert.equal(reader.state(), 'running');
+  assert.equal(control(reader).demand(), 2);
+  assert.equal(control(reader).state(), 'running');
 });
 
 test('attaching checks the buffer type, its magic number, layout version and size', () => {
@@ -180,16 +181,16 @@ test('a new ring has its header initialised and everything else zero', () => {
   assert.equal(h[kVersion], RING_LAYOUT_VERSION);
   assert.equal(h[kSlotCount], 4);
   assert.equal(h[kSlotBytes], 1024);
-  for (const field of [kLatestSeq, kDemand, kState, kPublished, kDroppedOversize, kWakeGeneration]) assert.equal(h[field], 0);
+  for (const field of [kLatestSeq, kDemand, kState, kPublished, kDroppedOversize]) assert.equal(h[field], 0);
   // The header view covers the header and every slot's metadata, nothing more.
   assert.equal(h.length, kHeaderFields + 4 * kSlotFields);
   for (let i = kHeaderFields; i < h.length; i++) assert.equal(h[i], 0, `slot metadata word ${i}`);
   assert.ok(new Uint8Array(ring.buffer, dataOffset(ring)).every((b) => b === 0));
   assert.equal(ring.latestSeq(), 0);
-  assert.equal(ring.published(), 0);
-  assert.equal(ring.droppedOversize(), 0);
-  assert.equal(ring.demand(), 0);
-  assert.equal(ring.state(), 'idle');
+  assert.equal(stats(ring).published(), 0);
+  assert.equal(stats(ring).dropped('oversize'), 0);
+  assert.equal(control(ring).demand(), 0);
+  assert.equal(control(ring).state(), 'idle');
 });
 
 test('ringByteLength: header and slot metadata rounded up to 64 bytes, then the slots', () => {
@@ -250,7 +251,7 @@ test('publish then read: same bytes, length, capture time to the microsecond; se
     assert.equal(ring.publish(f, t), s);
     assert.equal(ring.latestSeq(), s);
     assert.equal(ring.header[kLatestSeq], s);
-    assert.equal(ring.published(), s);
+    assert.equal(stats(ring).published(), s);
 
     const seen: Array<[number, number]> = [];
     const got = ring.read((length, captureTime) => {
@@ -349,8 +350,8 @@ test('an oversize frame is dropped and counted, never truncated, and leaves the 
 
   assert.equal(ring.publish(frame(2, 1025), T0 + 40), 0);
   assert.equal(ring.publish(frame(2, 5000), T0 + 80), 0);
-  assert.equal(ring.droppedOversize(), 2);
-  assert.equal(ring.published(), 1);
+  assert.equal(stats(ring).dropped('oversize'), 2);
+  assert.equal(stats(ring).published(), 1);
   assert.equal(ring.latestSeq(), 1);
   // Nothing but the drop counter changed: no slot was written or invalidated.
   const headerAfter = Int32Array.from(ring.header);
@@ -576,84 +577,83 @@ test('an oversize frame does not wake waiters', async () => {
   await nextTurn();
   await nextTurn();
   assert.equal(settled, false);
-  ring.wakeAll(); // end the wait
+  ring.wakeReaders(); // end the wait
   assert.equal(await wait, 'ok');
 });
 
-test('wakeAll() wakes every waiter without publishing', async () => {
+test('wakeReaders() wakes every waiter without publishing', async () => {
   const ring = FrameRing.create({ slots: 3, slotBytes: 1024 });
   ring.publish(frame(1, 10), T0);
   const waits = [ring.waitForNewer(1), ring.waitForNewer(1), new FrameRing(ring.buffer).waitForNewer(1)];
   await nextTurn();
-  ring.wakeAll();
+  ring.wakeReaders();
   assert.deepEqual(await Promise.all(waits), ['ok', 'ok', 'ok']);
   assert.equal(ring.latestSeq(), 1, 'nothing published');
-  assert.equal(ring.published(), 1);
-  assert.equal(ring.header[kWakeGeneration], 1);
-  ring.wakeAll();
-  assert.equal(ring.header[kWakeGeneration], 2);
+  assert.equal(stats(ring).published(), 1);
 });
 
-// ---- demand and state ----
+// ---- capture control: demand and state ----
 
 test('addDemand() adds and removes viewers and returns the new total; demand() reads it', () => {
   const ring = FrameRing.create({ slots: 2, slotBytes: 1024 });
-  const other = new FrameRing(ring.buffer);
-  assert.equal(ring.addDemand(1), 1);
+  const one = control(ring);
+  const other = new CaptureControl(ring.buffer);
+  assert.equal(one.addDemand(1), 1);
   assert.equal(other.addDemand(2), 3);
-  assert.equal(ring.demand(), 3);
+  assert.equal(one.demand(), 3);
   assert.equal(ring.header[kDemand], 3);
   assert.equal(other.addDemand(-3), 0);
-  assert.equal(ring.demand(), 0);
-  assert.equal(ring.addDemand(0), 0);
+  assert.equal(one.demand(), 0);
 });
 
-test('waitForDemandChange() resolves on addDemand(), null if already different, times out otherwise', async () => {
-  const ring = FrameRing.create({ slots: 2, slotBytes: 1024 });
-  const wait = ring.waitForDemandChange(0, 10_000);
+test('waitForDemandChange() resolves on addDemand() and wake(), null if already different, times out otherwise', async () => {
+  const c = control(FrameRing.create({ slots: 2, slotBytes: 1024 }));
+  const wait = c.waitForDemandChange(0, 10_000);
   assert.ok(wait);
   await nextTurn();
-  ring.addDemand(1);
+  c.addDemand(1);
   assert.equal(await wait, 'ok');
-  assert.equal(ring.waitForDemandChange(0, 10_000), null, 'demand is 1 already');
+  assert.equal(c.waitForDemandChange(0, 10_000), null, 'demand is 1 already');
 
-  // addDemand(0) is how the capture worker's own waits are ended without changing demand.
-  const poke = ring.waitForDemandChange(1, 10_000);
+  // wake() is how the capture worker's own waits are ended without changing demand.
+  const poke = c.waitForDemandChange(1, 10_000);
   assert.ok(poke);
-  ring.addDemand(0);
+  c.wake();
   assert.equal(await poke, 'ok');
+  assert.equal(c.demand(), 1, 'wake() leaves demand as it was');
 
-  const idle = ring.waitForDemandChange(1, 20);
+  const idle = c.waitForDemandChange(1, 20);
   assert.ok(idle);
   assert.equal(await keepingAlive(idle), 'timed-out');
 });
 
 test('setState()/state() round-trip every capture state through the header', () => {
   const ring = FrameRing.create({ slots: 2, slotBytes: 1024 });
-  const other = new FrameRing(ring.buffer);
-  assert.equal(ring.state(), 'idle');
+  const c = control(ring);
+  const other = new CaptureControl(ring.buffer);
+  assert.equal(c.state(), 'idle');
   for (const name of Object.keys(CaptureState) as CaptureStateName[]) {
-    ring.setState(name);
+    c.setState(name);
     assert.equal(other.state(), name);
     assert.equal(ring.header[kState], CaptureState[name]);
   }
   assert.deepEqual(CaptureState, { idle: 0, starting: 1, running: 2, error: 3, stopping: 4 });
   Atomics.store(ring.header, kState, 99);
-  assert.equal(ring.state(), 'error', 'an unknown code reads as error');
+  assert.equal(c.state(), 'error', 'an unknown code reads as error');
   Atomics.store(ring.header, kState, -1);
-  assert.equal(ring.state(), 'error');
+  assert.equal(c.state(), 'error');
 });
 
 test('published() and droppedOversize() read as unsigned past 2^31', () => {
   const ring = FrameRing.create({ slots: 2, slotBytes: 1024 });
   Atomics.store(ring.header, kPublished, -1); // 2^32 - 1 frames
   Atomics.store(ring.header, kDroppedOversize, -2);
-  assert.equal(ring.published(), 2 ** 32 - 1);
-  assert.equal(ring.droppedOversize(), 2 ** 32 - 2);
+  assert.equal(stats(ring).published(), 2 ** 32 - 1);
+  assert.equal(stats(ring).dropped('oversize'), 2 ** 32 - 2);
   ring.publish(frame(1, 10), T0);
-  assert.equal(ring.published(), 0, 'wraps at 2^32');
+  assert.equal(stats(ring).published(), 0, 'wraps at 2^32');
   ring.publish(frame(2, 2000), T0);
-  assert.equal(ring.droppedOversize(), 2 ** 32 - 1);
+  assert.equal(stats(ring).dropped('oversize'), 2 ** 32 - 1);
 });
 
 // Regression: attaching only checked the buffer size against the header, so a 64-byte buffer
@@ -673,4 +673,18 @@ test('attaching to a buffer whose header claims an impossible geometry is refuse
     header[kSlotBytes] = bytes;
     assert.throws(() => new FrameRing(buffer), /corrupt header/);
   }
+});
+
+test('RingStats: drops by reason and the source info are shared through the buffer', () => {
+  const ring = FrameRing.create({ slots: 2, slotBytes: 1024 });
+  const writer = stats(ring);
+  const reader = new RingStats(ring.buffer);
+  writer.countDrop('encoder-busy');
+  writer.countDrop('corrupt', 3);
+  assert.deepEqual(
+    [reader.dropped('oversize'), reader.dropped('encoder-busy'), reader.dropped('corrupt')],
+    [0, 1, 3],
+  );
+  writer.setSourceInfo(29.97, 640, 480);
+  assert.deepEqual(reader.sourceInfo(), { fps: 29.97, width: 640, height: 480 });
 });
