@@ -8,7 +8,7 @@
 import { move } from 'piscina';
 import sharp from 'sharp';
 import type { EncodeTask } from '../src/drivers/synthetic/encoder-pool.js';
-import { PatternRenderer } from '../src/drivers/synthetic.js';
+import { PatternRenderer } from '../src/drivers/synthetic/pattern.js';
 
 // One libvips thread per encode, so N encoder threads use about N cores rather than N times
 // libvips' default (one per core each). The setting is process-wide; every encoder thread sets
