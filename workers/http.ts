@@ -12,7 +12,7 @@ import { RemoteCamera } from '../src/stream/camera-view.js';
 import type { Logger, LogLevel } from '../src/core/log.js';
 import { startHttpThread } from '../src/server/http-thread.js';
 import type { FromHttpWorker, HttpWorkerData, ToHttpWorker } from '../src/server/http-workers.js';
-import { ViewerCount } from '../src/server/admission.js';
+import { Admission } from '../src/server/admission.js';
 
 const data = workerData as HttpWorkerData;
 const port = parentPort!;
@@ -37,21 +37,14 @@ function ask<T>(what: 'status' | 'metrics'): Promise<T> {
 const thread = await startHttpThread({
   thread: data.thread,
   frontEnd: 'uws',
-  host: data.host,
+  settings: data.settings,
   port: data.port,
-  tls: data.tls,
   sharedPort: true,
   cameras,
-  auth: data.auth,
-  corsOrigin: data.corsOrigin,
-  maxClients: data.maxClients,
-  slowClientTimeoutMs: data.slowClientTimeoutMs,
-  version: data.version,
+  admission: new Admission(data.settings.maxClients, data.admission),
   log,
-  viewerCount: new ViewerCount(data.viewerCount),
   status: () => ask('status'),
   metrics: () => ask('metrics'),
-  snapshotTimeoutMs: data.snapshotTimeoutMs,
 });
 
 port.on('message', (m: ToHttpWorker) => {

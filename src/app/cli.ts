@@ -7,7 +7,8 @@
 import { helpText, parseConfig } from './config.js';
 import { ConfigError, describeError, UnavailableError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
-import { startServer, VERSION } from './main.js';
+import { startServer } from './main.js';
+import { VERSION } from './version.js';
 
 const SHUTDOWN_DEADLINE_MS = 1800;
 

@@ -26,7 +26,9 @@ import { TOOL as RASPIVID } from '../drivers/pi.js';
 import { BUILTIN_DRIVERS } from '../drivers/registry.js';
 import { ConfigError, describeError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
-import { chooseFrontEnd, resolveHttpThreads, validateCameras, VERSION } from './main.js';
+import { validateCameras } from './cameras.js';
+import { chooseFrontEnd, resolveHttpThreads } from './front-end-choice.js';
+import { VERSION } from './version.js';
 import type { FrontEndName } from '../server/front-end.js';
 import { loadUws } from '../server/uws/binary.js';
 

@@ -1,25 +1,21 @@
 /** What every HTTP front end (uWebSockets.js, node:http) offers the rest of the server. */
 
 import type { Logger } from '../core/log.js';
-import type { RouterOptions } from './router.js';
+import type { Router } from './router.js';
+import type { HttpSettings } from './settings.js';
+
 import type { Viewer } from '../stream/viewer.js';
 
-export interface TlsFiles {
-  /** PEM certificate (chain) file. */
-  cert: string;
-  /** PEM private key file. */
-  key: string;
-}
 
 export interface FrontEndOptions {
-  host: string;
+  settings: HttpSettings;
+  /** The port to listen on: settings.port, or the one chosen for every thread to share. */
   port: number;
-  tls: TlsFiles | undefined;
   /** Other HTTP threads of this process listen on the same port (SO_REUSEPORT); else exclusive. */
-  sharedPort?: boolean;
-  router: RouterOptions;
+  sharedPort: boolean;
+  router: Router;
   log: Logger;
-  /** Called when a viewer's stream ends (it gives back its place in the router's viewerCount). */
+  /** Called when a viewer's stream ends (after it released its admission lease). */
   onViewerGone: (viewer: Viewer) => void;
 }
 

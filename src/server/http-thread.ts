@@ -4,36 +4,31 @@
  * 1..N-1 the same way, on the same port and the same camera rings.
  */
 
-import type { CameraView } from '../stream/camera-view.js';
 import type { Logger } from '../core/log.js';
-import { BasicAuth, type Credentials } from './auth.js';
-import type { FrontEnd, FrontEndName, TlsFiles } from './front-end.js';
+import type { CameraView } from '../stream/camera-view.js';
+import type { Admission } from './admission.js';
+import type { FrontEnd, FrontEndName } from './front-end.js';
 import { ThreadMetrics } from './metrics.js';
 import { startNodeFrontEnd } from './node/front-end.js';
-import { viewerStatus, type ThreadStats } from './status.js';
-import type { ViewerCount } from './admission.js';
+import { Router } from './router.js';
+import type { HttpSettings } from './settings.js';
+import { type ThreadStats, viewerStatus } from './status.js';
 
 export interface HttpThreadOptions {
   thread: number;
   frontEnd: FrontEndName;
-  host: string;
+  settings: HttpSettings;
+  /** The port to listen on (settings.port, or the one every thread shares). */
   port: number;
-  tls: TlsFiles | undefined;
   /** Several threads listen on this port. */
   sharedPort: boolean;
   cameras: readonly CameraView[];
-  auth: readonly Credentials[];
-  corsOrigin: string | undefined;
-  maxClients: number;
-  slowClientTimeoutMs: number;
-  version: string;
-  log: Logger;
   /** Viewers across every thread, for --max-clients. */
-  viewerCount: ViewerCount;
+  admission: Admission;
+  log: Logger;
   /** The whole server's /status document and /metrics text (the main thread gathers them). */
   status: () => Promise<unknown>;
   metrics: () => Promise<{ contentType: string; body: string }>;
-  snapshotTimeoutMs?: number | undefined;
 }
 
 export interface HttpThread {
@@ -47,29 +42,21 @@ export interface HttpThread {
 export async function startHttpThread(o: HttpThreadOptions): Promise<HttpThread> {
   let frontEnd: FrontEnd | null = null;
   const metrics = new ThreadMetrics(o.thread, o.cameras, () => frontEnd?.viewers ?? []);
-  const options = {
-    host: o.host,
-    port: o.port,
-    tls: o.tls,
-    sharedPort: o.sharedPort,
+  const router = new Router({
+    cameras: o.cameras,
+    settings: o.settings,
+    admission: o.admission,
     log: o.log,
-    onViewerGone: (v: Parameters<ThreadMetrics['viewerLeft']>[0]) => {
-      o.viewerCount.remove();
-      metrics.viewerLeft(v);
-    },
-    router: {
-      cameras: o.cameras,
-      auth: o.auth.length > 0 ? new BasicAuth(o.auth) : null,
-      corsOrigin: o.corsOrigin,
-      maxClients: o.maxClients,
-      viewerCount: o.viewerCount,
-      slowClientTimeoutMs: o.slowClientTimeoutMs,
-      version: o.version,
-      log: o.log,
-      status: o.status,
-      metrics: o.metrics,
-      snapshotTimeoutMs: o.snapshotTimeoutMs,
-    },
+    status: o.status,
+    metrics: o.metrics,
+  });
+  const options = {
+    settings: o.settings,
+    port: o.port,
+    sharedPort: o.sharedPort,
+    router,
+    log: o.log,
+    onViewerGone: (v: Parameters<ThreadMetrics['viewerLeft']>[0]) => metrics.viewerLeft(v),
   };
   if (o.frontEnd === 'node') {
     frontEnd = await startNodeFrontEnd(options);

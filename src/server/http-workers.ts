@@ -12,25 +12,19 @@
 import { Worker } from 'node:worker_threads';
 import type { CameraDescriptor, CameraError } from '../stream/camera-view.js';
 import type { LogLevel, Logger } from '../core/log.js';
-import type { Credentials } from './auth.js';
-import type { TlsFiles } from './front-end.js';
+import type { HttpSettings } from './settings.js';
 import type { ThreadStats } from './status.js';
 
 /** workerData of workers/http.ts. */
 export interface HttpWorkerData {
   thread: number;
-  host: string;
+  settings: HttpSettings;
+  /** The port every thread shares (chosen by the main thread). */
   port: number;
-  tls: TlsFiles | undefined;
   cameras: CameraDescriptor[];
-  auth: Credentials[];
-  corsOrigin: string | undefined;
-  maxClients: number;
-  slowClientTimeoutMs: number;
-  version: string;
   logLevel: LogLevel;
-  viewerCount: SharedArrayBuffer;
-  snapshotTimeoutMs: number | undefined;
+  /** Admission's shared count. */
+  admission: SharedArrayBuffer;
 }
 
 export type ToHttpWorker =

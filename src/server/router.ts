@@ -10,7 +10,8 @@ import { STREAM_CONTENT_TYPE } from '../stream/multipart.js';
 import { BasicAuth } from './auth.js';
 import { renderIndexPage } from './page.js';
 import { snapshot } from './snapshot.js';
-import type { ViewerCount } from './admission.js';
+import type { Admission, Lease } from './admission.js';
+import type { HttpSettings } from './settings.js';
 
 export interface RequestInfo {
   /** Upper case. */
@@ -33,29 +34,18 @@ export interface PlainResponse {
 
 export type Route =
   | { kind: 'plain'; response: PlainResponse }
-  | { kind: 'stream'; camera: CameraView; maxFps: number; slowTimeoutMs: number; headers: Headers }
+  | { kind: 'stream'; camera: CameraView; maxFps: number; slowTimeoutMs: number; headers: Headers; lease: Lease }
   | { kind: 'deferred'; response: Promise<PlainResponse> };
 
 export interface RouterOptions {
   cameras: readonly CameraView[];
-  auth: BasicAuth | null;
-  corsOrigin: string | undefined;
-  /** Most stream viewers at once; 0 = no limit. */
-  maxClients: number;
-  /** A viewer whose frame stays in flight this long is disconnected, ms; 0 = never. */
-  slowClientTimeoutMs: number;
-  version: string;
+  settings: HttpSettings;
+  /** Stream viewers across every HTTP thread: a 'stream' route holds a lease its viewer releases. */
+  admission: Admission;
   log: Logger;
-  /**
-   * Stream viewers across every HTTP thread. A 'stream' route has taken a place in it; the
-   * front end gives it back when that viewer's stream ends.
-   */
-  viewerCount: ViewerCount;
   /** Renders /status and /metrics (set by main, which owns the wider view). */
   status: () => Promise<unknown>;
   metrics: () => Promise<{ contentType: string; body: string }>;
-  /** How long /snapshot waits for a fresh frame from an idle camera, ms. */
-  snapshotTimeoutMs?: number;
 }
 
 const STATUS_TEXT: Record<number, string> = {
@@ -86,8 +76,12 @@ export class Router {
   private readonly byName: ReadonlyMap<string, CameraView>;
   private readonly page: string;
   private readonly common: Headers;
+  private readonly settings: HttpSettings;
+  private readonly auth: BasicAuth | null;
 
   constructor(private readonly o: RouterOptions) {
+    this.settings = o.settings;
+    this.auth = o.settings.auth.length > 0 ? new BasicAuth(o.settings.auth) : null;
     this.byName = new Map(o.cameras.map((c) => [c.name, c]));
     this.page = renderIndexPage(
       o.cameras.map((c, i) => {
@@ -97,9 +91,9 @@ export class Router {
     );
     this.common = [
       ['X-Content-Type-Options', 'nosniff'],
-      ...(o.corsOrigin
+      ...(o.settings.corsOrigin
         ? ([
-            ['Access-Control-Allow-Origin', o.corsOrigin],
+            ['Access-Control-Allow-Origin', o.settings.corsOrigin],
             ['Vary', 'Origin'],
           ] as const)
         : []),
@@ -115,8 +109,8 @@ export class Router {
     const { method, path } = req;
     // Health checks stay open so orchestrators need no credentials.
     if (path === '/healthz') return this.onlyGet(req, () => this.healthz());
-    if (method === 'OPTIONS' && this.o.corsOrigin) return this.preflight();
-    if (this.o.auth && !this.o.auth.check(req.header('authorization'))) {
+    if (method === 'OPTIONS' && this.settings.corsOrigin) return this.preflight();
+    if (this.auth && !this.auth.check(req.header('authorization'))) {
       return this.plain(401, TEXT, 'authentication required\n', [['WWW-Authenticate', BasicAuth.challenge]]);
     }
     if (path === '/' || path === '/index.html')
@@ -150,15 +144,19 @@ export class Router {
           `invalid query parameter fps ${JSON.stringify(fps)}: expected a number more than 0 and at most 1000\n`,
         );
     }
-    const { maxClients, viewerCount } = this.o;
-    const full = req.method === 'HEAD' ? maxClients > 0 && viewerCount.value >= maxClients : !viewerCount.tryAdd(maxClients);
-    if (full) return this.plain(503, TEXT, `too many viewers (--max-clients ${maxClients}); try again later\n`, [['Retry-After', '5']]);
-    if (req.method === 'HEAD') return { kind: 'plain', response: { status: 200, headers: [...streamHeaders, ...this.common], body: '' } };
-    return { kind: 'stream', camera, maxFps, slowTimeoutMs: this.o.slowClientTimeoutMs, headers: [...streamHeaders, ...this.common] };
+    const { admission } = this.o;
+    // HEAD asks whether a viewer would get in, without taking a place.
+    const lease = req.method === 'HEAD' ? (admission.full ? null : undefined) : admission.tryAdmit();
+    if (lease === null) {
+      return this.plain(503, TEXT, `too many viewers (--max-clients ${admission.max}); try again later\n`, [['Retry-After', '5']]);
+    }
+    if (lease === undefined) return { kind: 'plain', response: { status: 200, headers: [...streamHeaders, ...this.common], body: '' } };
+    const headers = [...streamHeaders, ...this.common];
+    return { kind: 'stream', camera, maxFps, slowTimeoutMs: this.settings.slowClientTimeoutMs, headers, lease };
   }
 
   private async snapshot(camera: CameraView): Promise<PlainResponse> {
-    const r = await snapshot(camera, this.o.snapshotTimeoutMs ?? 5000);
+    const r = await snapshot(camera, this.settings.snapshotTimeoutMs);
     if (!r.ok) return { status: 503, headers: [['Content-Type', TEXT], ['Retry-After', '2'], ...this.common], body: `${r.reason}\n` };
     return {
       status: 200,

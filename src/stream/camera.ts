@@ -10,7 +10,7 @@ import { FrameRing } from '../core/ring.js';
 import { RingStats } from '../core/ring-stats.js';
 import { type CaptureWorkerData, type CaptureWorkerMessage, STOP_MESSAGE } from '../capture/protocol.js';
 import type { DriverOptions } from '../drivers/types.js';
-import type { CameraView } from './camera-view.js';
+import type { CameraDescriptor, CameraView } from './camera-view.js';
 import { FrameFeed } from './frame-feed.js';
 
 export interface CameraOptions {
@@ -73,6 +73,11 @@ export class Camera implements CameraView {
     });
     // The worker must not keep the process alive on its own; the server's sockets do that.
     this.worker.unref();
+  }
+
+  /** How an HTTP worker thread attaches to this camera (structured-clone safe). */
+  descriptor(): CameraDescriptor {
+    return { name: this.name, driver: this.driver, ring: this.ring.buffer };
   }
 
   /** Calls `listener` on every state change until the returned function is called. */

@@ -31,6 +31,13 @@ export interface ViewerInfo {
   slowTimeoutMs: number;
 }
 
+/** A viewer's place under the server's client limit, given back once when the viewer finishes. */
+export interface ViewerLease {
+  release(): void;
+}
+
+const NO_LEASE: ViewerLease = { release() {} };
+
 let nextId = 1;
 const RATE_WINDOW_MS = 2000;
 
@@ -64,6 +71,7 @@ export class Viewer implements FrameSubscriber {
     private readonly feed: FrameFeed,
     private readonly transport: StreamTransport,
     private readonly onFinish: (viewer: Viewer) => void,
+    private readonly lease: ViewerLease = NO_LEASE,
   ) {
     this.minIntervalMs = info.maxFps > 0 ? 1000 / info.maxFps : 0;
   }
@@ -111,6 +119,7 @@ export class Viewer implements FrameSubscriber {
     if (!this.open) return;
     this.open = false;
     this.feed.unsubscribe(this);
+    this.lease.release();
     this.onFinish(this);
   }
 

@@ -11,7 +11,7 @@ import { Socket, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { STREAM_PREAMBLE } from '../../stream/multipart.js';
 import type { FrontEnd, FrontEndOptions } from '../front-end.js';
-import { Router, type Headers, type PlainResponse } from '../router.js';
+import type { Headers, PlainResponse } from '../router.js';
 import { Viewer, type StreamTransport } from '../../stream/viewer.js';
 
 function headerObject(headers: Headers): Record<string, string> {
@@ -71,7 +71,7 @@ const REQUEST_TIMEOUTS = { headersTimeout: 10_000, requestTimeout: 10_000, conne
 export async function startNodeFrontEnd(options: FrontEndOptions): Promise<FrontEnd> {
   const { log } = options;
   const viewers = new Set<Viewer>();
-  const router = new Router(options.router);
+  const { router, settings } = options;
 
   // The newest response on each connection, so a parse error arriving while it is still being
   // written (a stream, then garbage on the same connection) never splices a 400 into its body.
@@ -133,8 +133,9 @@ export async function startNodeFrontEnd(options: FrontEndOptions): Promise<Front
           new NodeStreamTransport(res, () => viewer.drained()),
           (v) => {
             viewers.delete(v);
-            options.onViewerGone?.(v);
+            options.onViewerGone(v);
           },
+          route.lease,
         );
         viewers.add(viewer);
         res.on('close', () => viewer.finish());
@@ -152,9 +153,9 @@ export async function startNodeFrontEnd(options: FrontEndOptions): Promise<Front
 
   // requireHostHeader: false, because node's own 400 for a request without Host would bypass
   // the router's common headers (nosniff); invalidRequest() answers it instead.
-  const server = options.tls
+  const server = settings.tls
     ? https.createServer(
-        { cert: readFileSync(options.tls.cert), key: readFileSync(options.tls.key), requireHostHeader: false, ...REQUEST_TIMEOUTS },
+        { cert: readFileSync(settings.tls.cert), key: readFileSync(settings.tls.key), requireHostHeader: false, ...REQUEST_TIMEOUTS },
         handle,
       )
     : http.createServer({ requireHostHeader: false, ...REQUEST_TIMEOUTS }, handle);
@@ -188,15 +189,15 @@ export async function startNodeFrontEnd(options: FrontEndOptions): Promise<Front
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new Error(`cannot listen on ${options.host}:${options.port} (${err.code ?? err.message})`)),
+      reject(new Error(`cannot listen on ${settings.host}:${options.port} (${err.code ?? err.message})`)),
     );
-    server.listen(options.port, options.host, resolve);
+    server.listen(options.port, settings.host, resolve);
   });
   // An error after listening (an accept() failure libuv does not absorb) is logged, never thrown:
   // without a listener, an 'error' event would end the process and every stream with it.
   server.on('error', (err: NodeJS.ErrnoException) => log.error(`HTTP server: ${err.code ?? err.message}`));
   const port = (server.address() as AddressInfo).port;
-  log.info(`node:http front end listening on ${options.tls ? 'https' : 'http'}://${options.host}:${port}/`);
+  log.info(`node:http front end listening on ${settings.tls ? 'https' : 'http'}://${settings.host}:${port}/`);
 
   let closed = false;
   return {

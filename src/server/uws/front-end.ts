@@ -7,7 +7,7 @@ import type { HttpRequest, HttpResponse, us_listen_socket } from '@trufflesuite/
 import { STREAM_PREAMBLE } from '../../stream/multipart.js';
 import { guardDescriptorHeadroom } from './fd-headroom.js';
 import type { FrontEnd, FrontEndOptions } from '../front-end.js';
-import { Router, statusLine, type PlainResponse } from '../router.js';
+import { statusLine, type PlainResponse } from '../router.js';
 import { loadUws } from './binary.js';
 import { UwsStreamTransport } from './stream-transport.js';
 import { Viewer } from '../../stream/viewer.js';
@@ -38,7 +38,7 @@ export async function startUwsFrontEnd(options: FrontEndOptions): Promise<FrontE
   const uws = loadUws();
   const { log } = options;
   const viewers = new Set<Viewer>();
-  const router = new Router(options.router);
+  const { router, settings } = options;
 
   const handle = (res: HttpResponse, req: HttpRequest): void => {
     const method = req.getMethod().toUpperCase();
@@ -73,8 +73,9 @@ export async function startUwsFrontEnd(options: FrontEndOptions): Promise<FrontE
           transport,
           (v) => {
             viewers.delete(v);
-            options.onViewerGone?.(v);
+            options.onViewerGone(v);
           },
+          route.lease,
         );
         viewers.add(viewer);
         transport.begin(route.headers, STREAM_PREAMBLE);
@@ -84,7 +85,7 @@ export async function startUwsFrontEnd(options: FrontEndOptions): Promise<FrontE
     }
   };
 
-  const app = options.tls ? uws.SSLApp({ cert_file_name: options.tls.cert, key_file_name: options.tls.key }) : uws.App();
+  const app = settings.tls ? uws.SSLApp({ cert_file_name: settings.tls.cert, key_file_name: settings.tls.key }) : uws.App();
   app.any('/*', handle);
 
   // uSockets sets SO_REUSEADDR only on a port it is given, and SO_REUSEPORT too unless told
@@ -97,7 +98,7 @@ export async function startUwsFrontEnd(options: FrontEndOptions): Promise<FrontE
   const listen = (port: number, flags: number): us_listen_socket | null => {
     let token = null as us_listen_socket | null;
     // uWS.js takes listen(host, port, options, cb); its typings only have (port, options, cb).
-    (app as unknown as UwsListen).listen(options.host, port, flags, (t) => {
+    (app as unknown as UwsListen).listen(settings.host, port, flags, (t) => {
       token = t || null; // called back before listen() returns
     });
     return token;
@@ -108,9 +109,9 @@ export async function startUwsFrontEnd(options: FrontEndOptions): Promise<FrontE
     uws.us_listen_socket_close(listenSocket);
     listenSocket = listen(free, LIBUS_LISTEN_EXCLUSIVE_PORT);
   }
-  if (!listenSocket) throw new Error(`cannot listen on ${options.host}:${options.port} (address in use or not available)`);
+  if (!listenSocket) throw new Error(`cannot listen on ${settings.host}:${options.port} (address in use or not available)`);
   const port = uws.us_socket_local_port(listenSocket as never);
-  log.info(`uWebSockets.js front end listening on ${options.tls ? 'https' : 'http'}://${options.host}:${port}/`);
+  log.info(`uWebSockets.js front end listening on ${settings.tls ? 'https' : 'http'}://${settings.host}:${port}/`);
   // uSockets spins on accept() at the descriptor limit: stop listening before it (fd-headroom.ts).
   const headroom = guardDescriptorHeadroom(
     {

@@ -1,0 +1,114 @@
+/**
+ * Parsers of option values, shared by the command line, the environment, config files and
+ * per-camera options. Each takes the raw text and the name to blame (`--port`, `FRAMERING_PORT`,
+ * `framering.yaml: port`) and throws a ConfigError naming it and what is allowed.
+ */
+
+import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
+import { ConfigError, describeError } from '../core/errors.js';
+import { type Credentials, parseCredentials } from '../server/auth.js';
+
+export type Parser<T> = (raw: string, flag: string) => T;
+
+export function integer(min: number, max: number): Parser<number> {
+  return (raw, flag) => {
+    const s = raw.trim();
+    const n = /^[0-9]+$/.test(s) ? Number(s) : Number.NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      throw new ConfigError(`invalid ${flag} "${raw}": expected an integer from ${min} to ${max}`);
+    }
+    return n;
+  };
+}
+
+export function decimal(min: number, max: number, { exclusiveMin = false } = {}): Parser<number> {
+  return (raw, flag) => {
+    const s = raw.trim();
+    const n = /^[0-9]*\.?[0-9]+$/.test(s) ? Number(s) : Number.NaN;
+    if (!Number.isFinite(n) || n < min || n > max || (exclusiveMin && n === min)) {
+      const low = exclusiveMin ? `more than ${min}` : `from ${min}`;
+      throw new ConfigError(`invalid ${flag} "${raw}": expected a number ${low} ${exclusiveMin ? 'and at most' : 'to'} ${max}`);
+    }
+    return n;
+  };
+}
+
+/** A duration given in seconds (as users write it), returned in milliseconds (as code uses it). */
+export function seconds(min: number, max: number): Parser<number> {
+  const parse = decimal(min, max);
+  return (raw, flag) => Math.round(parse(raw, flag) * 1000);
+}
+
+const sizeUnits: Record<string, number> = { '': 1, k: 1024, m: 1024 * 1024, g: 1024 * 1024 * 1024 };
+
+export function byteSize(min: number, max: number): Parser<number> {
+  return (raw, flag) => {
+    const m = /^([0-9]+)\s*([kmg]?)(?:i?b)?$/i.exec(raw.trim());
+    const n = m ? Number(m[1]) * sizeUnits[m[2]!.toLowerCase()]! : Number.NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      throw new ConfigError(`invalid ${flag} "${raw}": expected a size from ${min} to ${max} bytes (suffixes K, M, G allowed, e.g. 2M)`);
+    }
+    return n;
+  };
+}
+
+export const nonEmpty: Parser<string> = (raw, flag) => {
+  if (raw.trim() === '') throw new ConfigError(`invalid ${flag}: expected a non-empty value`);
+  return raw;
+};
+
+export const credentials: Parser<readonly Credentials[]> = (raw, flag) => {
+  const c = parseCredentials(raw);
+  if (!c) throw new ConfigError(`invalid ${flag}: expected USER:PASSWORD`);
+  return [c];
+};
+
+export const readableFile: Parser<string> = (raw, flag) => {
+  try {
+    readFileSync(raw, { flag: 'r' }).subarray(0, 0);
+  } catch (err) {
+    throw new ConfigError(`invalid ${flag} "${raw}": cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  return raw;
+};
+
+export function oneOf<const T extends string | number>(values: readonly T[]): Parser<T> {
+  return (raw, flag) => {
+    const found = values.find((v) => String(v) === raw.trim());
+    if (found === undefined) throw new ConfigError(`invalid ${flag} "${raw}": expected one of ${values.join(', ')}`);
+    return found;
+  };
+}
+
+/**
+ * Loads the certificate and key as the front ends will, so that a file that is no PEM, or a key
+ * that is not the certificate's, stops the server at start naming the options (otherwise the
+ * front end fails later, uWS with only "App construction failed").
+ */
+export function checkTlsPair(cert: string, key: string): void {
+  try {
+    createSecureContext({ cert: readFileSync(cert), key: readFileSync(key) });
+  } catch (err) {
+    throw new ConfigError(`invalid --tls-cert "${cert}" or --tls-key "${key}": TLS cannot use them (${describeError(err)})`);
+  }
+}
+
+/** Reads an auth file: one USER:PASSWORD per line, blank lines and # comments allowed. */
+export function readAuthFile(path: string): Credentials[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`invalid --auth-file "${path}": cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const out: Credentials[] = [];
+  text.split(/\r?\n/).forEach((line, i) => {
+    if (line.trim() === '' || line.trimStart().startsWith('#')) return;
+    const c = parseCredentials(line);
+    if (!c) throw new ConfigError(`invalid --auth-file "${path}": line ${i + 1} is not USER:PASSWORD`);
+    out.push(c);
+  });
+  if (out.length === 0) throw new ConfigError(`invalid --auth-file "${path}": no USER:PASSWORD lines`);
+  return out;
+}

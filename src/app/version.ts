@@ -1,0 +1,6 @@
+/** framering's version, from package.json (which ships beside dist/). */
+
+import { readFileSync } from 'node:fs';
+
+export const VERSION: string = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string })
+  .version;

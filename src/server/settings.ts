@@ -1,0 +1,36 @@
+/**
+ * The HTTP side's settings: built once from the configuration at start (src/app), frozen, and
+ * handed whole to every HTTP thread (it is structured-clone safe), the router and the front ends.
+ * Durations are milliseconds. The values come from the option table; what is not an option (the
+ * version, the snapshot wait) is filled in where the settings are built.
+ */
+
+import type { Credentials } from './auth.js';
+
+export interface TlsFiles {
+  /** PEM certificate (chain) file. */
+  cert: string;
+  /** PEM private key file. */
+  key: string;
+}
+
+export interface HttpSettings {
+  readonly host: string;
+  /** TCP port; 0 picks a free one. */
+  readonly port: number;
+  readonly tls: TlsFiles | undefined;
+  /** Accepted Basic credentials; empty = no authentication. */
+  readonly auth: readonly Credentials[];
+  readonly corsOrigin: string | undefined;
+  /** Most stream viewers at once over every thread; 0 = no limit. */
+  readonly maxClients: number;
+  /** A viewer whose frame stays in flight this long is disconnected, ms; 0 = never. */
+  readonly slowClientTimeoutMs: number;
+  /** How long /snapshot waits for a fresh frame from an idle camera, ms. */
+  readonly snapshotTimeoutMs: number;
+  /** framering's version, for /status. */
+  readonly version: string;
+}
+
+/** How long /snapshot waits for an idle camera's first frame unless told otherwise, ms. */
+export const SNAPSHOT_TIMEOUT_MS = 5000;
