@@ -4,10 +4,10 @@
  * 1 when the server cannot start.
  */
 
-import { helpText, parseConfig } from './config.js';
+import { helpText, type ParseResult, parseConfig } from './config.js';
 import { ConfigError, describeError, UnavailableError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
-import { startServer } from './main.js';
+import { type Server, startServer } from './main.js';
 import { VERSION } from './version.js';
 
 const SHUTDOWN_DEADLINE_MS = 1800;
@@ -23,7 +23,7 @@ async function main(): Promise<void> {
     const { runDoctor } = await import('./doctor.js');
     process.exit(await runDoctor(process.argv.slice(3)));
   }
-  let parsed;
+  let parsed: ParseResult;
   try {
     parsed = parseConfig(process.argv.slice(2));
   } catch (err) {
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   const { config } = parsed;
   const log = createLogger(config.logLevel);
 
-  let server;
+  let server: Server;
   try {
     server = await startServer(config, { log });
   } catch (err) {

@@ -80,7 +80,9 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   delete config.authFile;
   delete config.config;
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
-    throw new ConfigError(`invalid ${config.tlsCert === undefined ? '--tls-key' : '--tls-cert'}: HTTPS needs both --tls-cert and --tls-key`);
+    throw new ConfigError(
+      `invalid ${config.tlsCert === undefined ? '--tls-key' : '--tls-cert'}: HTTPS needs both --tls-cert and --tls-key`,
+    );
   }
   if (config.tlsCert !== undefined) checkTlsPair(config.tlsCert as string, config.tlsKey as string);
 

@@ -19,7 +19,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism, cpus, machine, release, totalmem, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseConfig, type Config } from './config.js';
+import { type Config, type ParseResult, parseConfig } from './config.js';
 import { findOnPath } from '../drivers/mjpeg/child-process.js';
 import { TOOLS as LIBCAMERA_TOOLS } from '../drivers/libcamera.js';
 import { TOOL as RASPIVID } from '../drivers/pi.js';
@@ -537,7 +537,7 @@ Exit status: 0 every camera can start, 1 something it needs is missing, 2 invali
 export async function runDoctor(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const json = argv.includes('--json');
   const args = argv.filter((a) => a !== '--json');
-  let parsed;
+  let parsed: ParseResult;
   try {
     parsed = parseConfig(args, env);
   } catch (err) {

@@ -69,15 +69,34 @@ export async function startServer(config: Config, options: StartOptions): Promis
   let local: HttpThread | null = null;
   let workers: HttpWorkers | null = null;
   const threads = async (): Promise<ThreadStats[]> => [...(local ? [await local.stats()] : []), ...(workers ? await workers.stats() : [])];
-  const status = async (): Promise<unknown> => buildStatus({ cameras, threads: await threads(), frontEnd: frontEndName, version: VERSION, startedAt });
-  const metrics = async (): Promise<{ contentType: string; body: string }> => processMetrics.render((await threads()).map((t) => t.metrics));
+  const status = async (): Promise<unknown> =>
+    buildStatus({ cameras, threads: await threads(), frontEnd: frontEndName, version: VERSION, startedAt });
+  const metrics = async (): Promise<{ contentType: string; body: string }> =>
+    processMetrics.render((await threads()).map((t) => t.metrics));
   const admission = new Admission(settings.maxClients);
   try {
     const shared = threadCount > 1;
     const port = shared ? await sharedPort(settings.host, settings.port) : settings.port;
-    local = await startHttpThread({ thread: 0, frontEnd: frontEndName, settings, port, sharedPort: shared, cameras, admission, log, status, metrics });
+    local = await startHttpThread({
+      thread: 0,
+      frontEnd: frontEndName,
+      settings,
+      port,
+      sharedPort: shared,
+      cameras,
+      admission,
+      log,
+      status,
+      metrics,
+    });
     if (shared) {
-      const data = { settings, port: local.frontEnd.port, cameras: cameras.map((c) => c.descriptor()), logLevel: config.logLevel, admission: admission.buffer };
+      const data = {
+        settings,
+        port: local.frontEnd.port,
+        cameras: cameras.map((c) => c.descriptor()),
+        logLevel: config.logLevel,
+        admission: admission.buffer,
+      };
       const w = await HttpWorkers.start(1, threadCount - 1, data, { status, metrics, log });
       workers = w;
       for (const c of cameras) c.onState(() => w.cameraChanged(c.name, c.lastError));

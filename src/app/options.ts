@@ -269,7 +269,8 @@ export const OPTIONS = Object.freeze({
     help: 'disconnect a viewer whose frame has been in flight this long (default 30; 0 = never)',
     doc: {
       default: '`30`',
-      meaning: 'disconnect a viewer whose frame has been in flight this long (it stopped reading); counted in `/status` and `/metrics`; `0` = never',
+      meaning:
+        'disconnect a viewer whose frame has been in flight this long (it stopped reading); counted in `/status` and `/metrics`; `0` = never',
     },
   }),
   'no-signal-after': option({
@@ -292,7 +293,12 @@ export const OPTIONS = Object.freeze({
     parse: oneOf(LOG_LEVELS),
     default: 'info' as LogLevel,
     help: `one of ${LOG_LEVELS.join(', ')} (default info)`,
-    doc: { default: '`info`', meaning: `${LOG_LEVELS.map((l) => `\`${l}\``).join(', ').replace(/, ([^,]*)$/, ' or $1')}` },
+    doc: {
+      default: '`info`',
+      meaning: `${LOG_LEVELS.map((l) => `\`${l}\``)
+        .join(', ')
+        .replace(/, ([^,]*)$/, ' or $1')}`,
+    },
   }),
 });
 
@@ -305,4 +311,13 @@ type FieldOf<S> = S extends { default: unknown } ? ValueOf<S> : ValueOf<S> | und
 export type OptionFields = { readonly [N in OptionName as Specs[N]['key']]: FieldOf<Specs[N]> };
 
 /** Options that can be given per camera (`--camera NAME=DRIVER,option=value`). */
-export const CAMERA_OPTIONS = ['source', 'fps', 'width', 'height', 'quality', 'rotate', 'flip', 'encoders'] as const satisfies readonly OptionName[];
+export const CAMERA_OPTIONS = [
+  'source',
+  'fps',
+  'width',
+  'height',
+  'quality',
+  'rotate',
+  'flip',
+  'encoders',
+] as const satisfies readonly OptionName[];

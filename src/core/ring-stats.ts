@@ -5,7 +5,16 @@
  * nothing on the per-viewer path touches them.
  */
 
-import { attachRing, kDroppedCorrupt, kDroppedEncoderBusy, kDroppedOversize, kFpsMilli, kHeight, kPublished, kWidth } from './ring-layout.js';
+import {
+  attachRing,
+  kDroppedCorrupt,
+  kDroppedEncoderBusy,
+  kDroppedOversize,
+  kFpsMilli,
+  kHeight,
+  kPublished,
+  kWidth,
+} from './ring-layout.js';
 
 /** Why a frame never reached viewers. */
 export type DropReason = 'oversize' | 'encoder-busy' | 'corrupt';

@@ -6,7 +6,6 @@ import type { HttpSettings } from './settings.js';
 
 import type { Viewer } from '../stream/viewer.js';
 
-
 export interface FrontEndOptions {
   settings: HttpSettings;
   /** The port to listen on: settings.port, or the one chosen for every thread to share. */

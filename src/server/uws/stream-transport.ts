@@ -115,7 +115,10 @@ export class UwsStreamTransport implements StreamTransport {
   }
 
   private readonly rearmUwsTimeout = (): void => {
-    if (!this.open || this.inflight === null) return this.stopRearming();
+    if (!this.open || this.inflight === null) {
+      this.stopRearming();
+      return;
+    }
     this.res.pause();
     this.res.resume();
   };
