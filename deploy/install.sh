@@ -1,6 +1,6 @@
 #!/bin/sh
-# Installs framering as a systemd service from a built checkout in /opt/framering (see the README's
-# "Raspberry Pi" section). Run it as root: sudo /opt/framering/deploy/install.sh
+# Installs framering as a systemd service from a built checkout in /opt/framering (see
+# docs/raspberry-pi.md). Run it as root: sudo /opt/framering/deploy/install.sh
 # Safe to run again, after an upgrade for example: it keeps an existing configuration, and
 # restarts the service so that a new build is the one running.
 set -eu
