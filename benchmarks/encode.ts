@@ -19,63 +19,50 @@
  * configuration, then a human summary.
  */
 
-import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
-import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { ticks } from '../src/drivers/pacing.js';
-import { PatternRenderer } from '../src/drivers/synthetic.js';
+import { PatternRenderer } from '../src/drivers/synthetic/pattern.js';
 import { defaultEncoderThreads, EncoderPool, type EncodeJob } from '../src/drivers/synthetic/encoder-pool.js';
+import { busyTicks, machineTicks, processCpuNs, USER_HZ } from '../test/helpers/proc.js';
+import { Cli } from './lib/cli.js';
+import { percentile, round } from './lib/stats.js';
 
-const { values } = parseArgs({
-  options: {
-    seconds: { type: 'string', default: '5' },
-    width: { type: 'string', default: '1280' },
-    height: { type: 'string', default: '720' },
-    fps: { type: 'string', default: '30' },
-    quality: { type: 'string', default: '80' },
-  },
-});
-const SECONDS = Number(values.seconds);
-const WIDTH = Number(values.width);
-const HEIGHT = Number(values.height);
-const FPS = Number(values.fps);
-const QUALITY = Number(values.quality);
-for (const [name, v] of Object.entries({ seconds: SECONDS, width: WIDTH, height: HEIGHT, fps: FPS, quality: QUALITY })) {
-  if (!Number.isFinite(v) || v <= 0) {
-    process.stderr.write(`invalid --${name}: expected a positive number\n`);
-    process.exit(2);
-  }
-}
+const cli = new Cli(
+  'encode',
+  `usage: node dist/benchmarks/encode.js [options]
+  --seconds S           measured time of each run (default 5)
+  --width PX            frame width (default 1280)
+  --height PX           frame height (default 720)
+  --fps N               the paced runs' camera rate (default 30)
+  --quality Q           JPEG quality, 1 to 100 (default 80)
+`,
+);
+const string = { type: 'string' } as const;
+const args = cli.parse(process.argv.slice(2), { seconds: string, width: string, height: string, fps: string, quality: string });
+const SECONDS = args.number('seconds', 5, 0.1, 3600);
+const WIDTH = args.number('width', 1280, 16, 8192, true);
+const HEIGHT = args.number('height', 720, 16, 8192, true);
+const FPS = args.number('fps', 30, 1, 240);
+const QUALITY = args.number('quality', 80, 1, 100, true);
 
-/** Process CPU time so far, ns. */
+/** Process CPU time so far, ns: exact per thread on Linux, process.cpuUsage() elsewhere. */
 function cpuNs(): number {
-  if (process.platform === 'linux') {
-    let total = 0;
-    for (const tid of readdirSync('/proc/self/task')) {
-      try {
-        total += Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-      } catch {
-        // the thread exited between the listing and the read
-      }
-    }
-    return total;
-  }
+  if (process.platform === 'linux') return processCpuNs(process.pid);
   const u = process.cpuUsage();
   return (u.user + u.system) * 1000;
 }
 const CPU_SOURCE = process.platform === 'linux' ? 'schedstat' : 'cpuUsage';
 
 /**
- * CPU busy on the whole machine so far, s (Linux; null elsewhere), from /proc/stat's first line
- * (USER_HZ ticks, 100 per second). Other processes competing for the cores skew every figure
- * here, so each run reports what the machine did besides it.
+ * CPU busy on the whole machine so far, s (Linux; null elsewhere), from /proc/stat. Other
+ * processes competing for the cores skew every figure here, so each run reports what the
+ * machine did besides it; time stolen by the hypervisor counts as theirs.
  */
 function machineBusySeconds(): number | null {
   if (process.platform !== 'linux') return null;
-  const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
-  return (user + nice + system + irq + softirq + steal) / 100;
+  const t = machineTicks();
+  return (busyTicks(t) + t.steal) / USER_HZ;
 }
 
 /** Starts measuring CPU: this process exactly, and the machine as a whole. */
@@ -116,12 +103,6 @@ interface Result {
   /** Pool creation until every thread has encoded a first frame (paced runs), ms. */
   startupMs: number | null;
 }
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
-}
-
-const round = (n: number, digits = 1): number => Number(n.toFixed(digits));
 
 /**
  * The synthetic camera at its production pace, for SECONDS after a 1 s warm-up. Makes exactly
@@ -185,13 +166,13 @@ async function paced(encoders: number): Promise<Result> {
     targetFps: FPS,
     seconds: round(seconds, 2),
     frames,
-    fps: round(frames / seconds),
+    fps: round(frames / seconds, 1),
     dropped,
     cpuCores: round(cpu / seconds, 3),
     otherCpuCores,
     cpuMsPerFrame: round((cpu * 1000) / frames, 2),
     meanJpegBytes: Math.round(bytes / frames),
-    latencyMs: { p50: round(percentile(delays, 0.5)), p95: round(percentile(delays, 0.95)), max: round(delays.at(-1)!) },
+    latencyMs: { p50: round(percentile(delays, 0.5), 1), p95: round(percentile(delays, 0.95), 1), max: round(delays.at(-1)!, 1) },
     startupMs: Math.round(startupMs),
   };
 }
@@ -244,7 +225,7 @@ async function unthrottled(job: 'synthetic' | 'raw', encoders: number): Promise<
     targetFps: null,
     seconds: round(seconds, 2),
     frames,
-    fps: round(frames / seconds),
+    fps: round(frames / seconds, 1),
     dropped,
     cpuCores: round(cpu / seconds, 3),
     otherCpuCores,

@@ -10,6 +10,8 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism, release, totalmem } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { machineTicks } from '../../test/helpers/proc.js';
+import { round } from './stats.js';
 
 export interface MachineInfo {
   cpu_model: string;
@@ -38,13 +40,8 @@ interface CpuTicks {
 }
 
 function cpuTicks(): CpuTicks {
-  const first = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
-  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = first
-    .trim()
-    .split(/\s+/)
-    .slice(1)
-    .map(Number);
-  return { idle: idle + iowait, total: user + nice + system + idle + iowait + irq + softirq + steal };
+  const t = machineTicks();
+  return { idle: t.idle + t.iowait, total: t.user + t.nice + t.system + t.idle + t.iowait + t.irq + t.softirq + t.steal };
 }
 
 /** Idle share of the whole machine (all cores) over `ms`, in percent. */
@@ -75,11 +72,6 @@ export async function waitForQuiet(idlePct: number, maxWaitMs: number): Promise<
     if (idle >= idlePct) return { quiet: true, idle_pct: round(idle, 1), waited_s: round(waited, 1) };
     if (Date.now() - start >= maxWaitMs) return { quiet: false, idle_pct: round(idle, 1), waited_s: round(waited, 1) };
   }
-}
-
-export function round(v: number, decimals: number): number {
-  const f = 10 ** decimals;
-  return Math.round(v * f) / f;
 }
 
 function readOr(path: string, fallback: string): string {

@@ -16,8 +16,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { spawnBounded, type Child } from './processes.js';
 
-/** The repository root (this file runs from dist/benchmarks/). */
-export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** The repository root (this file runs from dist/benchmarks/lib/). */
+export const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 export const NATIVE_BUILD = `${REPO_ROOT}native-bench/build`;
 const CLI = `${REPO_ROOT}dist/src/app/cli.js`;
 const FLASK_APP = `${REPO_ROOT}benchmarks/flask-gevent/app.py`;

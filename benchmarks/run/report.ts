@@ -4,12 +4,11 @@
  * against clients drawn with vega-lite.
  */
 
-import * as vega from 'vega';
-import * as vl from 'vega-lite';
-import type { TopLevelSpec } from 'vega-lite';
-import type { MachineInfo } from './machine.js';
+import { chartSpec, renderSvg } from '../lib/chart.js';
+import type { MachineInfo } from '../lib/machine.js';
+import { SERVER_NAMES } from '../lib/servers.js';
+import { fixed as num } from '../lib/stats.js';
 import type { RunResult } from './results.js';
-import { SERVER_NAMES } from './servers.js';
 
 export interface ReportContext {
   machine: MachineInfo;
@@ -26,9 +25,6 @@ export interface ReportContext {
   /** Frame sets used: "640x480: 90 frames, 21.1 KB, q 5". */
   frames: string[];
 }
-
-const num = (v: number | null | undefined, decimals: number): string =>
-  v === null || v === undefined || !Number.isFinite(v) ? '–' : v.toFixed(decimals);
 
 /** CPU figures: enough digits to tell a small number from zero. */
 const cpu = (v: number | null | undefined): string => {
@@ -246,12 +242,9 @@ export async function cpuChartSvg(results: readonly RunResult[], subtitle: strin
     ),
   ];
   const dashes = frameSets.map((f, i) => `${['solid', 'dashed', 'dotted'][i] ?? 'dotted'}: ${f} frames`).join(', ');
-  const spec: TopLevelSpec = {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: 'Server CPU against MJPEG clients at 30 fps', subtitle: [subtitle, dashes], anchor: 'start' },
+  const spec = chartSpec('Server CPU against MJPEG clients at 30 fps', [subtitle, dashes], {
     width: 560,
     height: 340,
-    background: 'white',
     data: { values },
     mark: { type: 'line', point: true, strokeWidth: 2 },
     encoding: {
@@ -284,11 +277,6 @@ export async function cpuChartSvg(results: readonly RunResult[], subtitle: strin
       },
       tooltip: [{ field: 'server' }, { field: 'frames' }, { field: 'clients' }, { field: 'cpu' }],
     },
-  };
-  const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
-  try {
-    return await view.toSVG();
-  } finally {
-    view.finalize();
-  }
+  });
+  return renderSvg(spec);
 }

@@ -4,7 +4,7 @@
  * one core (100 = one core busy for the whole window); null where it could not be measured.
  */
 
-import type { ServerName } from './servers.js';
+import type { ServerName } from '../lib/servers.js';
 
 export const RESULT_SCHEMA = 1;
 

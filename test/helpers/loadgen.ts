@@ -1,14 +1,21 @@
 /**
- * Runs native-bench/build/loadgen (C, epoll, one thread) against a server and returns its one
- * JSON line. The field names are loadgen's (schema 1, see native-bench/README.md).
+ * native-bench/build/loadgen (C, epoll, one thread): its command line and its one JSON line of
+ * results. The field names are loadgen's (schema 1, see native-bench/README.md).
+ *
+ * runLoadgen runs it to completion for a test, with a SIGKILL deadline. The benchmarks start it
+ * with loadgenArgs and read it with parseLoadgenOutput themselves (benchmarks/lib/loadgen.ts):
+ * they keep the child in their own process registry, so that every way out of a benchmark
+ * kills it.
  */
 
-import { NATIVE_BUILD } from './servers.js';
-import { spawnBounded } from './processes.js';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
-export const LOADGEN = `${NATIVE_BUILD}/loadgen`;
+/** This file runs as dist/test/helpers/loadgen.js. */
+export const LOADGEN = fileURLToPath(new URL('../../../native-bench/build/loadgen', import.meta.url));
 const CONNECT_RATE = 1; // new connections per ms (loadgen's default): 2000 clients in 2 s
 const CONNECT_TIMEOUT = 10; // s for a client to get its response head
+const OUTPUT_BYTES = 16 * 1024 * 1024; // most output kept from a run; loadgen prints one line
 
 /** loadgen's result line, the fields the benchmark reads. */
 export interface LoadgenResult {
@@ -46,6 +53,8 @@ export interface LoadgenOptions {
   warmup: number; // s
   duration: number; // s
   serverPid: number;
+  /** Default /video_feed. */
+  path?: string;
 }
 
 export interface LoadgenRun {
@@ -54,16 +63,11 @@ export interface LoadgenRun {
   stderr: string;
 }
 
-/** The longest a loadgen run may take, ms: its own hard deadline plus a margin. */
-export function loadgenBudgetMs(o: Pick<LoadgenOptions, 'clients' | 'warmup' | 'duration'>): number {
-  return (o.clients / (CONNECT_RATE * 1000) + CONNECT_TIMEOUT + o.warmup + o.duration + 15) * 1000;
-}
-
-/** Runs loadgen to completion; throws when it prints no result line. */
-export async function runLoadgen(o: LoadgenOptions): Promise<LoadgenRun> {
-  const args = [
+/** loadgen's command line for `o`. */
+export function loadgenArgs(o: LoadgenOptions): string[] {
+  return [
     '--url',
-    `http://127.0.0.1:${o.port}/video_feed`,
+    `http://127.0.0.1:${o.port}${o.path ?? '/video_feed'}`,
     '--clients',
     String(o.clients),
     '--warmup',
@@ -77,23 +81,48 @@ export async function runLoadgen(o: LoadgenOptions): Promise<LoadgenRun> {
     '--server-pid',
     String(o.serverPid),
   ];
-  const child = spawnBounded(LOADGEN, args, loadgenBudgetMs(o));
+}
+
+/** The longest a loadgen run may take, ms: its own hard deadline plus a margin. */
+export function loadgenBudgetMs(o: Pick<LoadgenOptions, 'clients' | 'warmup' | 'duration'>): number {
+  return (o.clients / (CONNECT_RATE * 1000) + CONNECT_TIMEOUT + o.warmup + o.duration + 15) * 1000;
+}
+
+/**
+ * The result line of a finished run; throws, with the output, when there is not exactly one
+ * line of loadgen's JSON. `how` says how it ended: "exited with 1", "exited with SIGKILL".
+ */
+export function parseLoadgenOutput(stdout: string, stderr: string, how: string): LoadgenResult {
+  const lines = stdout.split('\n').filter((l) => l.trim().length > 0);
+  if (lines.length !== 1) throw new Error(`loadgen ${how} and printed ${lines.length} lines, not one:\n${stdout}\n${stderr}`);
+  let result: LoadgenResult;
   try {
-    const exit = await child.exited;
-    const lines = child
-      .stdout()
-      .split('\n')
-      .filter((l) => l.trim().length > 0);
-    const last = lines.at(-1);
-    if (lines.length !== 1 || !last) {
-      throw new Error(
-        `loadgen exited with ${exit.status ?? exit.signal} and printed ${lines.length} lines, not one:\n${child.stdout()}\n${child.stderr()}`,
-      );
-    }
-    const result = JSON.parse(last) as LoadgenResult;
-    if (result.tool !== 'loadgen' || result.schema !== 1) throw new Error(`unexpected loadgen output (schema ${result.schema}): ${last}`);
-    return { result, status: exit.status, stderr: child.stderr() };
-  } finally {
-    await child.stop(1000);
+    result = JSON.parse(lines[0]!) as LoadgenResult;
+  } catch {
+    throw new Error(`loadgen ${how}: not JSON: ${lines[0]}`);
   }
+  if (result.tool !== 'loadgen' || result.schema !== 1) throw new Error(`unexpected loadgen output (schema ${result.schema}): ${lines[0]}`);
+  return result;
+}
+
+/**
+ * Runs loadgen to completion (SIGKILLed after loadgenBudgetMs); throws when it prints no result
+ * line. Status 1 still carries a result: some clients failed or dropped.
+ */
+export function runLoadgen(o: LoadgenOptions): Promise<LoadgenRun> {
+  return new Promise((resolve, reject) => {
+    const opts = { encoding: 'utf8', timeout: loadgenBudgetMs(o), killSignal: 'SIGKILL', maxBuffer: OUTPUT_BYTES } as const;
+    execFile(LOADGEN, loadgenArgs(o), opts, (err, stdout, stderr) => {
+      // execFile reports a non-zero exit as an error; loadgen's status 1 still has a result.
+      const e = err as (Error & { code?: number | string; signal?: NodeJS.Signals | null }) | null;
+      const status = e === null ? 0 : typeof e.code === 'number' ? e.code : null;
+      if (e !== null && status === null && !e.signal) return reject(new Error(`loadgen could not run: ${e.message}`));
+      try {
+        const how = `exited with ${status ?? e?.signal}`;
+        resolve({ result: parseLoadgenOutput(stdout, stderr, how), status, stderr });
+      } catch (parseError) {
+        reject(parseError as Error);
+      }
+    });
+  });
 }

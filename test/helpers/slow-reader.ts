@@ -1,7 +1,7 @@
 /**
  * A slow MJPEG viewer: one connection that reads a stream at a fixed byte rate, as a viewer on a
- * poor link does, and checks every part it receives. Used by test/slow-readers.test.ts (beside
- * the native load generator's fast viewers) and by the soak run (benchmarks/soak.ts).
+ * poor link does, and checks every part it receives. Used by the slow-reader tests (beside the
+ * native load generator's fast viewers) and by the soak run (benchmarks/soak/slow-readers.ts).
  *
  * Rate limiting is done where it matters to the server: in what the socket reads. Reads go into
  * one fixed buffer of `readBytes` (net's `onread`), so no read takes more than that, and a token
@@ -9,9 +9,9 @@
  * buffer fills, the TCP window closes, the server's send buffer fills) until the bytes read are
  * paid for. Over any few seconds the reader takes `bytesPerSecond`, give or take one read.
  *
- * Parsing is strict, unlike the server's own relay parser (src/multipart-parser.ts), which is
- * built to forgive cameras: the response must be a 200 `multipart/x-mixed-replace` with a
- * boundary, its transfer framing (chunked, Content-Length or until close) must be right, and
+ * Parsing is strict, unlike the server's own relay parser (src/drivers/mjpeg/multipart-parser.ts),
+ * which is built to forgive cameras: the response must be a 200 `multipart/x-mixed-replace` with
+ * a boundary, its transfer framing (chunked, Content-Length or until close) must be right, and
  * every part must carry a Content-Length followed at once by the next delimiter. Anything else
  * is recorded in `error` and ends the connection, so a torn or truncated frame can never be
  * counted as a good one.
