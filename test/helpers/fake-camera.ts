@@ -2,7 +2,8 @@
  * Fake camera tools for driver tests: puts chosen fakes from test/fixtures/bin/ (rpicam-vid,
  * libcamera-vid, raspivid; see test/fixtures/fake-camera-tool.mjs) alone on PATH, sets their
  * controls, and reads back what they recorded (argv, pid, how they ended). Also: whether a pid
- * is still running, and JPEG frames shaped like raspivid's.
+ * is still running. A server with the fakes on PATH: startServerWithFakes in ./server.js; frames
+ * shaped like raspivid's: raspividStyle in ./jpeg.js.
  */
 
 import { readFileSync } from 'node:fs';
@@ -11,10 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { createTestServer, type TestServer, type TestServerOptions } from './server.js';
+import { REPO_ROOT } from './paths.js';
 
-/** The repository root (this file runs as dist/test/helpers/fake-camera.js). */
-const REPO_ROOT = new URL('../../..', import.meta.url);
 const BIN = new URL('test/fixtures/bin/', REPO_ROOT);
 
 /** Folders of fake tools, one tool each, to compose PATH from. */
@@ -76,34 +75,8 @@ export async function useFakeTools(t: TestContext, tools: readonly FakeToolName[
   return fakes;
 }
 
-/**
- * useFakeTools, then an in-process server (createTestServer) with `args`. When the test ends the
- * server is closed first, then the fakes are cleaned up (t.after hooks run in the order added,
- * so two separate hooks would remove the fakes under a running server).
- */
-export async function startServerWithFakes(
-  t: TestContext,
-  tools: readonly FakeToolName[],
-  controls: FakeControls,
-  args: readonly string[],
-  options: TestServerOptions = {},
-): Promise<{ ts: TestServer; fakes: FakeTools }> {
-  const { fakes, cleanup } = await setUpFakeTools(tools, controls);
-  let ts: TestServer;
-  try {
-    ts = await createTestServer(args, options);
-  } catch (err) {
-    await cleanup();
-    throw err;
-  }
-  t.after(async () => {
-    await ts.close();
-    await cleanup();
-  });
-  return { ts, fakes };
-}
-
-async function setUpFakeTools(
+/** Puts the fakes on PATH; `cleanup` restores the environment and kills any fake still running. */
+export async function setUpFakeTools(
   tools: readonly FakeToolName[],
   controls: FakeControls,
 ): Promise<{ fakes: FakeTools; cleanup: () => Promise<void> }> {
@@ -169,36 +142,4 @@ export async function waitUntilGone(pid: number, timeoutMs: number): Promise<voi
     if (performance.now() > deadline) throw new Error(`process ${pid} still running after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-}
-
-/**
- * The JPEG as raspivid's MJPEG encoder lays frames out: no APPn segments, and both quantisation
- * tables in one DQT segment right after SOI, so the frame opens FF D8 FF DB 00 84 00, the
- * signature pi-camera-connect splits on. Same image, still a valid JPEG.
- */
-export function raspividStyle(jpeg: Buffer): Buffer {
-  const tables: Buffer[] = [];
-  const others: Buffer[] = [];
-  let i = 2;
-  for (;;) {
-    if (jpeg[i] !== 0xff) throw new Error(`not a marker at offset ${i}`);
-    const marker = jpeg[i + 1]!;
-    const length = jpeg.readUInt16BE(i + 2);
-    if (marker === 0xda) break; // SOS: the scan and the rest are kept as they are
-    const segment = jpeg.subarray(i, i + 2 + length);
-    if (marker === 0xdb) tables.push(segment.subarray(4));
-    else if (marker < 0xe0 || marker > 0xef) others.push(segment);
-    i += 2 + length;
-  }
-  const payload = Buffer.concat(tables);
-  const dqt = Buffer.concat([Buffer.from([0xff, 0xdb, (payload.length + 2) >> 8, (payload.length + 2) & 0xff]), payload]);
-  return Buffer.concat([jpeg.subarray(0, 2), dqt, ...others, jpeg.subarray(i)]);
-}
-
-/** Writes `frames` as 1.jpg, 2.jpg, ... into a new temporary folder, removed when the test ends. */
-export async function writeFramesFolder(t: TestContext, frames: readonly Buffer[]): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'framering-fake-frames-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  await Promise.all(frames.map((f, n) => writeFile(join(dir, `${n + 1}.jpg`), f)));
-  return dir;
 }

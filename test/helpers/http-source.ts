@@ -1,7 +1,8 @@
 /**
  * Helpers for the http driver's tests: a scriptable node:http (or https) MJPEG source on
- * 127.0.0.1, a relay server (framering with `--camera http`) whose log lines can be awaited,
- * and a DriverContext that records what a driver reports.
+ * 127.0.0.1, a free port, and a DriverContext that records what a driver reports. The relay
+ * itself (framering with `--camera http`) is an ordinary test server: startTestServer in
+ * ./server.js, whose log lines can be awaited.
  */
 
 import { once } from 'node:events';
@@ -9,42 +10,10 @@ import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerRespon
 import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
-import type { Camera } from '../../src/stream/camera.js';
-import { parseConfig } from '../../src/app/config.js';
 import type { DriverContext } from '../../src/drivers/types.js';
-import { createLogger } from '../../src/core/log.js';
-import { startServer, type Server } from '../../src/app/main.js';
-import { MjpegClient } from './mjpeg-client.js';
+import { Waiters } from './wait.js';
 
 const DEFAULT_WAIT_MS = 5000;
-
-/** Runs `check` on every event until it returns a value; rejects after `timeoutMs`. */
-class Waiters {
-  private readonly waiting = new Set<() => void>();
-
-  notify(): void {
-    for (const w of [...this.waiting]) w();
-  }
-
-  until<T>(check: () => T | undefined, what: string, timeoutMs: number, describe: () => string): Promise<T> {
-    const now = check();
-    if (now !== undefined) return Promise.resolve(now);
-    return new Promise<T>((resolve, reject) => {
-      const poll = (): void => {
-        const value = check();
-        if (value === undefined) return;
-        clearTimeout(timer);
-        this.waiting.delete(poll);
-        resolve(value);
-      };
-      const timer = setTimeout(() => {
-        this.waiting.delete(poll);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${describe()})`));
-      }, timeoutMs);
-      this.waiting.add(poll);
-    });
-  }
-}
 
 export interface SourceRequest {
   readonly url: string;
@@ -156,79 +125,6 @@ export async function freePort(): Promise<number> {
   const { port } = probe.address() as AddressInfo;
   await new Promise<void>((resolve) => probe.close(() => resolve()));
   return port;
-}
-
-/** A framering server relaying another stream, with its log lines captured and awaitable. */
-export interface Relay {
-  readonly server: Server;
-  readonly port: number;
-  readonly camera: Camera;
-  /** Log lines, newest last. */
-  readonly logs: string[];
-  /** Resolves with the first log line matching `pattern` (at once if one already did). */
-  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<string>;
-  /** Resolves once `count` log lines match `pattern`. */
-  waitForLogCount(pattern: RegExp, count: number, timeoutMs?: number): Promise<void>;
-  /** Opens a viewer of /video_feed (which starts capture); closed with the relay. */
-  connect(): Promise<MjpegClient>;
-  close(): Promise<void>;
-}
-
-/**
- * Starts framering on 127.0.0.1:0 with `args` (e.g. --camera http --source URL), closed when the
- * test ends. The environment is not read for options (the http driver's timeout variables are
- * read by the driver itself from process.env).
- */
-export async function startRelay(t: TestContext, args: readonly string[], options: { backoffInitialMs?: number } = {}): Promise<Relay> {
-  const parsed = parseConfig(['--port', '0', '--host', '127.0.0.1', ...args], {});
-  if (parsed.kind !== 'run') throw new Error(`relay arguments asked for ${parsed.kind}, not a run`);
-  const logs: string[] = [];
-  const waiters = new Waiters();
-  const echo = process.env.FRAMERING_TEST_LOG === '1';
-  const log = createLogger('debug', (line) => {
-    logs.push(line.trimEnd());
-    if (echo) process.stderr.write(line);
-    waiters.notify();
-  });
-  const server = await startServer(parsed.config, { log, backoffInitialMs: options.backoffInitialMs ?? 50 });
-  const clients: MjpegClient[] = [];
-  let closing: Promise<void> | null = null;
-  const relay: Relay = {
-    server,
-    port: server.port,
-    camera: server.cameras[0]!,
-    logs,
-    waitForLog: (pattern, timeoutMs = DEFAULT_WAIT_MS) =>
-      waiters.until(
-        () => logs.find((l) => pattern.test(l)),
-        `a log line matching ${pattern}`,
-        timeoutMs,
-        () => `log:\n${logs.join('\n')}`,
-      ),
-    waitForLogCount: (pattern, count, timeoutMs = DEFAULT_WAIT_MS) =>
-      waiters
-        .until(
-          () => (logs.filter((l) => pattern.test(l)).length >= count ? true : undefined),
-          `${count} log lines matching ${pattern}`,
-          timeoutMs,
-          () => `log:\n${logs.join('\n')}`,
-        )
-        .then(() => undefined),
-    async connect() {
-      const client = await MjpegClient.connect({ port: server.port, host: '127.0.0.1', path: '/video_feed' });
-      clients.push(client);
-      return client;
-    },
-    close() {
-      closing ??= (async () => {
-        await Promise.all(clients.map((c) => c.close()));
-        await server.close();
-      })();
-      return closing;
-    },
-  };
-  t.after(() => relay.close());
-  return relay;
 }
 
 /** A DriverContext that records log lines ("level message") and dropped frames. */

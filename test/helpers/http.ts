@@ -1,33 +1,23 @@
 /**
- * Helpers for the HTTP surface suites (test/http-*.test.ts, test/multi-camera.test.ts): one
- * request with any headers over http or https, a condition wait for in-process state, a
- * Prometheus text parser, a self-signed certificate made with openssl, and the fixture drivers'
- * paths.
+ * Plain HTTP in tests: one request with any headers over http or https (fetchOnce), raw bytes
+ * that node:http refuses to send (rawRequest, rawExchange), Basic credentials, and the
+ * Prometheus text /metrics answers. Streams are read with ./mjpeg-client.js.
  */
 
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { TestContext } from 'node:test';
-import { promisify } from 'node:util';
-import { EMULATED_ASSETS } from './server.js';
 
 /** Both front ends ('uws', 'node'); every HTTP surface test runs on each (`--http NAME`). */
 export { FRONT_ENDS } from '../../src/server/front-end.js';
-
-/** Fixture driver modules (compiled beside this file's dist/test/helpers/). */
-export const NEVER_DELIVERS_DRIVER = new URL('../fixtures/never-delivers-driver.js', import.meta.url).pathname;
-export const STALL_DRIVER = new URL('../fixtures/stall-driver.js', import.meta.url).pathname;
 
 export interface FetchOptions {
   method?: string;
   headers?: Record<string, string>;
   /** Use https, trusting this CA certificate (PEM). */
   ca?: string;
+  /** A request body, sent as is. */
+  body?: string | Buffer;
   timeoutMs?: number;
 }
 
@@ -45,7 +35,7 @@ export interface FetchResponse {
 export function fetchOnce(
   port: number,
   path: string,
-  { method = 'GET', headers = {}, ca, timeoutMs = 5000 }: FetchOptions = {},
+  { method = 'GET', headers = {}, ca, body, timeoutMs = 5000 }: FetchOptions = {},
 ): Promise<FetchResponse> {
   return new Promise((resolve, reject) => {
     const options = {
@@ -69,7 +59,7 @@ export function fetchOnce(
     const req = ca === undefined ? httpRequest(options, onResponse) : httpsRequest({ ...options, ca }, onResponse);
     req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no response within ${timeoutMs} ms`)));
     req.on('error', reject);
-    req.end();
+    req.end(body);
   });
 }
 
@@ -80,24 +70,6 @@ export function json<T = Record<string, unknown>>(res: FetchResponse): T {
   } catch {
     throw new Error(`expected a JSON body, got ${res.status}: ${res.text.slice(0, 200)}`);
   }
-}
-
-/**
- * Resolves once `condition()` holds, checking it every few milliseconds; rejects after
- * `timeoutMs` naming `what`. For in-process state that has no event to await (a front end's
- * viewer set, a camera counter).
- */
-export async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-/** The emulated camera's three images. */
-export function loadEmulatedImages(): Promise<Buffer[]> {
-  return Promise.all(['1.jpg', '2.jpg', '3.jpg'].map((n) => readFile(new URL(n, EMULATED_ASSETS))));
 }
 
 /** One sample of a Prometheus text exposition: metric name, labels, value. */
@@ -131,41 +103,6 @@ export function parsePrometheus(text: string): { samples: Sample[]; types: Map<s
 /** The value of the sample `name` whose labels include `labels`; undefined if there is none. */
 export function sampleValue(samples: readonly Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
   return samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
-}
-
-/**
- * A self-signed certificate for 127.0.0.1, made now with openssl in a temporary folder removed
- * when the test ends. Returns the files and the certificate's PEM (to trust as CA).
- */
-export async function selfSignedCertificate(t: TestContext): Promise<{ certFile: string; keyFile: string; certPem: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'framering-tls-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const certFile = join(dir, 'cert.pem');
-  const keyFile = join(dir, 'key.pem');
-  await promisify(execFile)(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=framering test',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-    ],
-    { timeout: 10_000 },
-  );
-  return { certFile, keyFile, certPem: await readFile(certFile, 'utf8') };
 }
 
 /** `Basic` credentials header value. */

@@ -4,7 +4,9 @@
  * backpressure) and sees every byte the server wrote, framing included.
  *
  * It knows nothing about framering's front ends: it speaks HTTP/1.1 and RFC 2046 multipart, so
- * the uWebSockets.js front end and any later node:http one are tested with the same client.
+ * the uWebSockets.js and node:http front ends are tested with the same client, over plain TCP or
+ * TLS (`ca`). It is the only MJPEG reader in the tests: a test that already holds the bytes of a
+ * multipart body (a raw exchange) cuts them into parts with `parseParts`, the same parser.
  *
  * Layers, each a small state machine fed with Buffers:
  *   socket bytes -> response head (status line + headers)
@@ -18,7 +20,11 @@
  */
 
 import { connect, type Socket } from 'node:net';
-import { request as httpRequest } from 'node:http';
+import { connect as tlsConnect } from 'node:tls';
+import { isCompleteJpeg } from './jpeg.js';
+
+// Most callers check frames with isCompleteJpeg; it lives with the other JPEG helpers.
+export { isCompleteJpeg };
 
 /** One multipart part, as received. */
 export interface MjpegFrame {
@@ -48,6 +54,8 @@ export interface ClientOptions {
   method?: string;
   /** Extra request headers. */
   headers?: Record<string, string>;
+  /** Connect with TLS, trusting this CA certificate (PEM). */
+  ca?: string;
   /** How long connect() waits for the response head, ms (default 5000). */
   headTimeoutMs?: number;
   /**
@@ -72,12 +80,6 @@ const CRLF = Buffer.from('\r\n', 'latin1');
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 const EMPTY = Buffer.alloc(0);
 const DEFAULT_WAIT_MS = 5000;
-
-/** True if `bytes` is a whole JPEG as far as markers go: SOI (FF D8) at the start, EOI (FF D9) at the end. */
-export function isCompleteJpeg(bytes: Uint8Array): boolean {
-  const n = bytes.length;
-  return n >= 4 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[n - 2] === 0xff && bytes[n - 1] === 0xd9;
-}
 
 /** Reads the boundary parameter of a multipart Content-Type, or undefined. */
 export function boundaryOf(contentType: string | undefined): string | undefined {
@@ -414,7 +416,8 @@ export class MjpegClient {
   private constructor(options: ClientOptions) {
     this.options = options;
     const host = options.host ?? '127.0.0.1';
-    this.socket = connect({ host, port: options.port });
+    this.socket =
+      options.ca === undefined ? connect({ host, port: options.port }) : tlsConnect({ host, port: options.port, ca: options.ca });
     this.socket.setNoDelay(true);
     this.closedPromise = new Promise((resolve) => this.socket.once('close', () => resolve()));
     this.socket.on('data', (chunk: Buffer) => this.onBytes(chunk));
@@ -661,34 +664,20 @@ export class MjpegClient {
   }
 }
 
-export interface SimpleResponse {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
+/** One part cut out of a multipart body by parseParts. */
+export interface Part {
+  /** Part headers, names lower-cased. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Buffer;
 }
 
 /**
- * One request with node:http on its own connection (no keep-alive pool, so nothing stays open
- * after the test), for plain responses: pages, errors.
+ * The complete parts in `body`, a multipart body received so far (from its first byte), cut with
+ * the same parser MjpegClient uses: a part whose Content-Length disagrees with where the next
+ * delimiter starts throws. A part cut off at the end of `body` is not returned.
  */
-export function request(
-  port: number,
-  method: string,
-  path: string,
-  { timeoutMs = DEFAULT_WAIT_MS, body }: { timeoutMs?: number; body?: string } = {},
-): Promise<SimpleResponse> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      { host: '127.0.0.1', port, method, path, agent: false, headers: { Connection: 'close' }, timeout: timeoutMs },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no response within ${timeoutMs} ms`)));
-    req.on('error', reject);
-    req.end(body);
-  });
+export function parseParts(body: Buffer, boundary: string, { maxHeaderBytes = 16 * 1024, maxPartBytes = 64 * 1024 * 1024 } = {}): Part[] {
+  const parts: Part[] = [];
+  new MultipartParser(boundary, maxHeaderBytes, maxPartBytes, (headers, partBody) => parts.push({ headers, body: partBody })).push(body);
+  return parts;
 }

@@ -16,10 +16,12 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import type { FrontEndName } from '../src/server/front-end.js';
-import { startCli, type RunningServer } from './helpers/cli-process.js';
-import { fetchOnce, FRONT_ENDS, json, loadEmulatedImages, NEVER_DELIVERS_DRIVER } from './helpers/http-surface.js';
-import { isCompleteJpeg, MjpegClient } from './helpers/mjpeg-client.js';
+import type { FrontEndName } from '../../src/server/front-end.js';
+import { type RunningServer, startCli } from '../helpers/server.js';
+import { MjpegClient, parseParts } from '../helpers/mjpeg-client.js';
+import { fetchOnce, FRONT_ENDS, json } from '../helpers/http.js';
+import { isCompleteJpeg, loadEmulatedImages } from '../helpers/jpeg.js';
+import { NEVER_DELIVERS_DRIVER } from '../helpers/paths.js';
 
 /** No answer at all; the connection is closed (at once, or by uWS's idle timeout). */
 const UNANSWERED = 'unanswered';
@@ -575,31 +577,20 @@ for (const http of FRONT_ENDS) {
 }
 
 /**
- * Reads multipart parts (boundary "frame", each with Content-Length) from a close-delimited
- * stream that `x` began receiving, until `count` parts arrived; rejects after 10 s. Each part
- * must be a whole JPEG followed by the next boundary.
+ * Waits until `count` multipart parts (boundary "frame") have arrived on the close-delimited
+ * stream `x` began receiving, cut by the test MJPEG client's parser (each part exactly its
+ * Content-Length, then the next boundary); rejects after 10 s. Each part must be a whole JPEG
+ * with a Content-Length.
  */
 async function collectParts(x: Exchange, count: number): Promise<Buffer[]> {
   const deadline = performance.now() + 10_000;
   for (;;) {
-    const body = x.body; // kept up to date by exchange()
-    const parts: Buffer[] = [];
-    let at = 0;
-    for (;;) {
-      if (body.subarray(at, at + 9).toString('latin1') !== '--frame\r\n') break;
-      const headEnd = body.indexOf('\r\n\r\n', at);
-      if (headEnd < 0) break;
-      const length = Number(/content-length: *(\d+)/i.exec(body.subarray(at, headEnd).toString('latin1'))?.[1]);
-      assert.ok(Number.isInteger(length), 'a part without Content-Length');
-      const start = headEnd + 4;
-      if (body.length < start + length + 2) break;
-      const jpeg = body.subarray(start, start + length);
-      assert.ok(isCompleteJpeg(jpeg), `part ${parts.length} is not a whole JPEG`);
-      assert.equal(body.subarray(start + length, start + length + 2).toString('latin1'), '\r\n');
-      parts.push(jpeg);
-      at = start + length + 2;
+    const parts = parseParts(x.body, 'frame'); // x.body is kept up to date by exchange()
+    for (const [i, part] of parts.entries()) {
+      assert.ok(part.headers['content-length'] !== undefined, 'a part without Content-Length');
+      assert.ok(isCompleteJpeg(part.body), `part ${i} is not a whole JPEG`);
     }
-    if (parts.length >= count) return parts;
+    if (parts.length >= count) return parts.map((p) => p.body);
     if (performance.now() > deadline) throw new Error(`${parts.length} parts within 10 s`);
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -15,11 +15,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
-import { runProgram, type CliResult } from './helpers/cli-process.js';
-import { hasCommand, missing } from './helpers/requirements.js';
-import { REPO_ROOT } from './helpers/server.js';
+import { type CliResult, runProgram } from '../helpers/server.js';
+import { REPO_ROOT } from '../helpers/paths.js';
+import { hasCommand, missing } from '../helpers/requirements.js';
 
-const RUNNER = fileURLToPath(new URL('../benchmarks/run.js', import.meta.url));
+const RUNNER = fileURLToPath(new URL('../../benchmarks/run.js', import.meta.url));
 const NATIVE = fileURLToPath(new URL('native-bench/', REPO_ROOT));
 const RUN_TIMEOUT_MS = 150_000;
 

@@ -6,9 +6,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { it } from 'node:test';
-import { startTestServer, EMULATED_ASSETS } from './helpers/server.js';
+import { startTestServer } from '../helpers/server.js';
+import { EMULATED_ASSETS } from '../helpers/paths.js';
 
-const BROKEN = new URL('./fixtures/broken-frames-driver.js', import.meta.url).pathname;
+const BROKEN = new URL('../fixtures/broken-frames-driver.js', import.meta.url).pathname;
 
 it('broken frames from a driver never reach viewers and are counted', { timeout: 20_000 }, async (t) => {
   const one = readFileSync(new URL('1.jpg', EMULATED_ASSETS));
@@ -18,7 +19,7 @@ it('broken frames from a driver never reach viewers and are counted', { timeout:
   const frames = await client.waitForFrames(12, { timeoutMs: 10_000 });
   for (const f of frames)
     assert.ok(f.body.equals(one) || f.body.equals(two), `frame ${f.index} is one of the whole JPEGs (${f.bodyLength} bytes)`);
-  const corrupt = ts.camera.ring.dropped('corrupt');
+  const corrupt = ts.camera.stats.dropped('corrupt');
   assert.ok(corrupt >= 3 * 5, `corrupt drops counted: ${corrupt}`);
   const log = ts.logs.join('\n');
   const warnings = log.match(/dropping frames that are not complete JPEGs/g) ?? [];

@@ -12,9 +12,11 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core';
-import { chromiumMissing, launchChromium, watchColours } from './helpers/browser.js';
-import { jpegInfo } from './helpers/jpeg-decode.js';
-import { createTestServer, REPO_ROOT, sleep, withTestServer, type TestServer } from './helpers/server.js';
+import { createTestServer, type TestServer, withTestServer } from '../helpers/server.js';
+import { jpegInfo } from '../helpers/jpeg.js';
+import { REPO_ROOT } from '../helpers/paths.js';
+import { sleep } from '../helpers/wait.js';
+import { chromiumMissing, launchChromium, watchColours } from '../helpers/browser.js';
 
 const ARTIFACTS = new URL('test-artifacts/', REPO_ROOT);
 const artifact = (name: string): string => fileURLToPath(new URL(name, ARTIFACTS));

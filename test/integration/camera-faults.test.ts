@@ -11,14 +11,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import sharp from 'sharp';
-import { NoSignalFrames } from '../src/capture/no-signal.js';
-import { isRunning, startServerWithFakes } from './helpers/fake-camera.js';
-import { FRONT_ENDS, STALL_DRIVER, fetchOnce, json, loadEmulatedImages } from './helpers/http-surface.js';
-import { decodeJpeg, pixelAt } from './helpers/jpeg-decode.js';
-import { isCompleteJpeg, type MjpegClient } from './helpers/mjpeg-client.js';
-import { startTestServer } from './helpers/server.js';
+import { NoSignalFrames } from '../../src/capture/no-signal-frame.js';
+import { startServerWithFakes, startTestServer } from '../helpers/server.js';
+import type { MjpegClient } from '../helpers/mjpeg-client.js';
+import { fetchOnce, FRONT_ENDS, json } from '../helpers/http.js';
+import { decodeJpeg, isCompleteJpeg, loadEmulatedImages, pixelAt } from '../helpers/jpeg.js';
+import { STALL_DRIVER } from '../helpers/paths.js';
+import { isRunning } from '../helpers/fake-camera.js';
 
-const DEAD_DRIVER = new URL('./fixtures/dead-camera-driver.js', import.meta.url).pathname;
+const DEAD_DRIVER = new URL('../fixtures/dead-camera-driver.js', import.meta.url).pathname;
 
 interface CameraStatus {
   state: string;

@@ -3,11 +3,11 @@
  */
 
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import { runCli, startCli } from './helpers/cli-process.js';
-import { processCpuNs } from './helpers/cpu.js';
+import { runCli, startCli } from '../helpers/server.js';
+import { MjpegClient } from '../helpers/mjpeg-client.js';
+import { processCpuNs } from '../helpers/proc.js';
 
 describe('invalid options', { timeout: 60_000 }, () => {
   const cases: [string, string[], NodeJS.ProcessEnv, RegExp][] = [
@@ -65,18 +65,11 @@ describe('invalid options', { timeout: 60_000 }, () => {
   });
 });
 
-/** Opens a stream and resolves when its first bytes arrive; `ended` resolves when it ends. */
-function openStream(port: number): Promise<{ ended: Promise<void>; destroy(): void }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/video_feed' }, (res) => {
-      const ended = new Promise<void>((done) => {
-        res.on('close', done);
-        res.on('error', () => done());
-      });
-      res.once('data', () => resolve({ ended, destroy: () => req.destroy() }));
-    });
-    req.on('error', reject);
-  });
+/** Opens a stream and resolves when its first body bytes arrive; `ended` resolves when it ends. */
+async function openStream(port: number): Promise<{ ended: Promise<void>; destroy(): void }> {
+  const client = await MjpegClient.connect({ port, path: '/video_feed' });
+  await client.waitUntil(() => client.bodyBytes > 0, { what: 'the first bytes of the stream' });
+  return { ended: client.whenClosed(), destroy: () => void client.close() };
 }
 
 describe('signals', { timeout: 30_000 }, () => {

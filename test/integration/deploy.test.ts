@@ -14,11 +14,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { parseConfig } from '../src/app/config.js';
-import { runCli } from './helpers/cli-process.js';
-import { useFakeTools } from './helpers/fake-camera.js';
-import { hasCommand, missing } from './helpers/requirements.js';
-import { REPO_ROOT } from './helpers/server.js';
+import { parseConfig } from '../../src/app/config.js';
+import { runCli } from '../helpers/server.js';
+import { REPO_ROOT } from '../helpers/paths.js';
+import { useFakeTools } from '../helpers/fake-camera.js';
+import { hasCommand, missing } from '../helpers/requirements.js';
 
 const UNIT = fileURLToPath(new URL('deploy/framering.service', REPO_ROOT));
 const EXAMPLE_CONFIG = fileURLToPath(new URL('deploy/framering.yaml', REPO_ROOT));

@@ -3,8 +3,9 @@
  * what it reports, how it reads the server's options, environment and config file, and its exit
  * status (the server's at start: 0 can start, 1 something missing, 2 invalid options). Fake
  * camera tools (test/fixtures/bin/) stand in for a Raspberry Pi's rpicam-vid and raspivid.
- * Also the parts that cannot be produced on this machine, called directly: uWebSockets.js failing
- * to load, video devices, and native modules that crash or hang while loading.
+ * Also native modules that crash or hang while loading (each probed in a child process), called
+ * directly. uWebSockets.js failing to load and the video device listing are
+ * test/unit/doctor-facts.test.ts.
  */
 
 import assert from 'node:assert/strict';
@@ -13,13 +14,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { BUILTIN_DRIVERS } from '../src/drivers/registry.js';
-import { UnavailableError } from '../src/core/errors.js';
-import { frontEndFacts, listDeviceNodes, probeModule, type DoctorReport } from '../src/app/doctor.js';
-import { runCli, type CliResult } from './helpers/cli-process.js';
-import { FAKE_BIN, useFakeTools } from './helpers/fake-camera.js';
-import { FRONT_ENDS } from './helpers/http-surface.js';
-import { hasModule, missing } from './helpers/requirements.js';
+import { BUILTIN_DRIVERS } from '../../src/drivers/registry.js';
+import { probeModule, type DoctorReport } from '../../src/app/doctor.js';
+import { type CliResult, runCli } from '../helpers/server.js';
+import { FRONT_ENDS } from '../helpers/http.js';
+import { FAKE_BIN, useFakeTools } from '../helpers/fake-camera.js';
+import { hasModule, missing } from '../helpers/requirements.js';
 
 /** Generous: doctor loads native modules in child processes, on a machine others share. */
 const RUN_TIMEOUT_MS = 60_000;
@@ -214,67 +214,6 @@ describe('framering doctor on this machine', { timeout: 180_000 }, () => {
 });
 
 describe('doctor: what this machine cannot show', () => {
-  it('uWebSockets.js that cannot load: node:http is reported, with the reason', () => {
-    const cannot = (): never => {
-      throw new UnavailableError('uWebSockets.js has no usable native binary for Node.js ABI 127 on linux-x64');
-    };
-    const facts = frontEndFacts(undefined, cannot);
-    assert.equal(facts.uws.loads, false);
-    assert.match(facts.uws.error!, /ABI 127/);
-    assert.equal(facts.frontEnd.name, 'node');
-    assert.match(facts.frontEnd.why, /because uWebSockets\.js cannot load here/);
-    // Asked for explicitly, it is an error: the server would not start.
-    const asked = frontEndFacts('uws', cannot);
-    assert.equal(asked.frontEnd.name, null);
-    assert.match(asked.frontEnd.error!, /ABI 127/);
-  });
-
-  it('video devices in natural order with their V4L2 names, and the other camera nodes', async (t) => {
-    const root = await tempDir(t);
-    const dev = join(root, 'dev');
-    const sys = join(root, 'sys');
-    await mkdir(join(dev, 'dma_heap'), { recursive: true });
-    const v4l = join(sys, 'class', 'video4linux');
-    const names: Record<string, string> = {
-      video0: 'unicam',
-      video2: 'bcm2835-codec-encode',
-      video10: 'bcm2835-codec-decode',
-      'v4l-subdev0': 'imx219 10-0010',
-    };
-    for (const [node, name] of Object.entries(names)) {
-      await writeFile(join(dev, node), '');
-      await mkdir(join(v4l, node), { recursive: true });
-      await writeFile(join(v4l, node, 'name'), `${name}\n`);
-    }
-    await writeFile(join(dev, 'video1'), ''); // no sysfs entry: listed without a name
-    await writeFile(join(dev, 'media0'), '');
-    await mkdir(join(sys, 'bus', 'media', 'devices', 'media0'), { recursive: true });
-    await writeFile(join(sys, 'bus', 'media', 'devices', 'media0', 'model'), 'unicam\n');
-    await writeFile(join(dev, 'dma_heap', 'linux,cma'), '');
-    await writeFile(join(dev, 'vchiq'), '');
-    await writeFile(join(dev, 'videonot'), ''); // not a video device node name
-    const { video, other } = listDeviceNodes({ dev, sys });
-    assert.deepEqual(
-      video.map((d) => [d.path.slice(dev.length), d.name]),
-      [
-        ['/video0', 'unicam'],
-        ['/video1', null],
-        ['/video2', 'bcm2835-codec-encode'],
-        ['/video10', 'bcm2835-codec-decode'],
-      ],
-    );
-    assert.deepEqual(
-      other.map((d) => [d.path.slice(dev.length), d.name]),
-      [
-        ['/media0', 'unicam'],
-        ['/v4l-subdev0', 'imx219 10-0010'],
-        ['/dma_heap/linux,cma', null],
-        ['/vchiq', null],
-      ],
-    );
-    assert.ok(video.every((d) => d.readable && d.writable));
-  });
-
   it('a native module that crashes, hangs or throws while loading is reported, never fatal', async (t) => {
     const dir = await tempDir(t);
     const modules: Record<string, string> = {

@@ -4,38 +4,34 @@
  */
 
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { it } from 'node:test';
-import { parseConfig } from '../src/app/config.js';
-import { createLogger } from '../src/core/log.js';
-import { startServer } from '../src/app/main.js';
-import type { CaptureStateName } from '../src/core/ring.js';
+import { parseConfig } from '../../src/app/config.js';
+import { createLogger } from '../../src/core/log.js';
+import { startServer } from '../../src/app/main.js';
+import { isCompleteJpeg, MjpegClient } from '../helpers/mjpeg-client.js';
+import { fixturePath } from '../helpers/paths.js';
+import type { CaptureStateName } from '../../src/core/capture-control.js';
 
-const FLAKY = new URL('./fixtures/flaky-driver.js', import.meta.url).pathname;
+const FLAKY = fixturePath('flaky-driver.js');
 
-/** Counts the complete JPEG parts in a stream by their Content-Length headers. */
-function countFrames(port: number): { frames: () => number; close: () => void } {
-  let frames = 0;
-  let text = '';
-  const req = http.get({ host: '127.0.0.1', port, path: '/video_feed' }, (res) => {
-    res.setEncoding('latin1');
-    res.on('data', (d: string) => {
-      text += d;
-      let m: RegExpExecArray | null;
-      const re = /Content-Length: (\d+)\r\n(?:[^\r\n]+\r\n)*\r\n/g;
-      let consumed = 0;
-      while ((m = re.exec(text)) && text.length >= re.lastIndex + Number(m[1]) + 2) {
-        const body = text.slice(re.lastIndex, re.lastIndex + Number(m[1]));
-        assert.ok(body.startsWith('\xff\xd8') && body.endsWith('\xff\xd9'), 'complete JPEG');
-        frames++;
-        consumed = re.lastIndex + Number(m[1]);
-        re.lastIndex = consumed;
-      }
-      text = text.slice(consumed);
-    });
+/** A viewer of /video_feed counting its frames; every frame must be a whole JPEG. */
+async function countFrames(port: number): Promise<{ frames: () => number; close: () => Promise<void> }> {
+  const bad: number[] = [];
+  const client = await MjpegClient.connect({
+    port,
+    path: '/video_feed',
+    retainBodies: 1,
+    onFrame: (f) => {
+      if (!isCompleteJpeg(f.body)) bad.push(f.index);
+    },
   });
-  req.on('error', () => {});
-  return { frames: () => frames, close: () => req.destroy() };
+  return {
+    frames: () => {
+      assert.deepEqual(bad, [], 'frames that are not whole JPEGs');
+      return client.frames.length;
+    },
+    close: () => client.close(),
+  };
 }
 
 it('a driver that throws, throws a string, or ends is restarted and the stream goes on', { timeout: 20_000 }, async () => {
@@ -48,7 +44,7 @@ it('a driver that throws, throws a string, or ends is restarted and the stream g
   const states: CaptureStateName[] = [];
   const camera = server.cameras[0]!;
   camera.onState((s) => states.push(s));
-  const viewer = countFrames(server.port);
+  const viewer = await countFrames(server.port);
   try {
     // Three failures, then a driver that works: wait for frames well past session 3's.
     const deadline = Date.now() + 15_000;
@@ -63,13 +59,13 @@ it('a driver that throws, throws a string, or ends is restarted and the stream g
     assert.equal(camera.state, 'running');
     assert.equal(camera.lastError?.message, 'the driver stopped delivering frames');
     // The server kept serving: a new viewer is served too.
-    const second = countFrames(server.port);
+    const second = await countFrames(server.port);
     const target = viewer.frames() + 3;
     while (second.frames() < 3 && Date.now() < deadline + 3000) await new Promise((r) => setTimeout(r, 50));
-    second.close();
+    await second.close();
     assert.ok(second.frames() >= 3 && viewer.frames() >= target - 1);
   } finally {
-    viewer.close();
+    await viewer.close();
     await server.close();
   }
 });

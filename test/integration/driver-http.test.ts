@@ -1,9 +1,10 @@
 /**
- * The http driver (`--camera http --source URL`): option checks; relaying through real
+ * The http driver (`--camera http --source URL`) on real sockets: relaying through real
  * framering servers (another framering as the source, the source restarting, Basic auth over a
  * chunked node:http source, error answers, a stalled source, --fps); and the driver on its own
  * for what a server cannot show precisely (timeouts, newest-wins, prompt abort, https, a bare-LF
- * HTTP/1.0 camera, a connection lost mid-frame).
+ * HTTP/1.0 camera, a connection lost mid-frame). Its option checks and rate cap are
+ * test/unit/driver-http-options.test.ts.
  */
 
 import assert from 'node:assert/strict';
@@ -11,22 +12,17 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { describe, test } from 'node:test';
-import { ConfigError } from '../src/core/errors.js';
-import { BUILTIN_DRIVERS, checkDriver } from '../src/drivers/registry.js';
-import {
-  createHttpDriver,
-  parseSource,
-  RateCap,
-  settingsFromEnv,
-  STALL_TIMEOUT_ENV,
-  supports,
-  type HttpDriverSettings,
-} from '../src/drivers/http.js';
-import { UNSET_DRIVER_OPTIONS, type DriverOptions } from '../src/drivers/types.js';
-import { freePort, recordingContext, serveMjpeg, startRelay, TestSource } from './helpers/http-source.js';
-import type { MjpegFrame } from './helpers/mjpeg-client.js';
-import { createTestServer, EMULATED_ASSETS, fakeJpeg } from './helpers/server.js';
-import { TEST_CERT, TEST_KEY } from './helpers/tls-fixture.js';
+import { createHttpDriver, STALL_TIMEOUT_ENV, type HttpDriverSettings } from '../../src/drivers/http.js';
+import { UNSET_DRIVER_OPTIONS, type DriverOptions } from '../../src/drivers/types.js';
+import { createTestServer, startTestServer, type TestServer } from '../helpers/server.js';
+import type { MjpegFrame } from '../helpers/mjpeg-client.js';
+import { fakeJpeg } from '../helpers/jpeg.js';
+import { TEST_CERT, TEST_KEY } from '../helpers/tls.js';
+import { EMULATED_ASSETS } from '../helpers/paths.js';
+import { freePort, recordingContext, serveMjpeg, TestSource } from '../helpers/http-source.js';
+
+/** A relay (--camera http) restarts a failed source quickly: tests wait for its retries. */
+const RELAY = { backoffInitialMs: 50 };
 
 const IMAGES = ['1.jpg', '2.jpg', '3.jpg'].map((n) => readFileSync(new URL(n, EMULATED_ASSETS)));
 const [J1, J2] = IMAGES as [Buffer, Buffer, Buffer];
@@ -52,101 +48,12 @@ function assertNoStackTraces(logs: readonly string[]): void {
   for (const line of logs) assert.doesNotMatch(line, /^\s+at |\n/, `a log line carries a stack trace: ${line}`);
 }
 
-describe('http driver options', () => {
-  test('is a built-in driver that takes --source and --fps, and nothing else', async () => {
-    assert.ok(BUILTIN_DRIVERS.includes('http'));
-    assert.deepEqual([...supports], ['source', 'fps']);
-    await checkDriver('http', options('http://127.0.0.1:9/video_feed', { fps: 5 }));
-    await assert.rejects(checkDriver('http', options('http://127.0.0.1:9/x', { width: 640 })), {
-      message: 'invalid --width: the http camera cannot honour it (it takes: --source, --fps)',
-    });
-  });
-
-  test('a missing, malformed or non-http --source is a one-line ConfigError naming --source', async () => {
-    const cases: [string | undefined, RegExp][] = [
-      [undefined, /^missing --source: the http camera needs the URL of an MJPEG stream/],
-      ['not a url', /^invalid --source "not a url": not a URL/],
-      ['rtsp://cam.local/stream', /^invalid --source "rtsp:\/\/cam.local\/stream": expected an http:\/\/ or https:\/\/ URL, not rtsp:\/\//],
-      ['file:///tmp/x.mjpeg', /^invalid --source "file:\/\/\/tmp\/x.mjpeg": expected an http:\/\/ or https:\/\/ URL/],
-      ['http://cam.local:99999/', /^invalid --source "http:\/\/cam.local:99999\/": not a URL/],
-    ];
-    for (const [source, message] of cases) {
-      await assert.rejects(checkDriver('http', options(source as string)), (err: unknown) => {
-        assert.ok(err instanceof ConfigError, `${source}: ${String(err)}`);
-        assert.match(err.message, message);
-        assert.doesNotMatch(err.message, /\n/);
-        return true;
-      });
-    }
-  });
-
-  test('credentials never appear in a ConfigError', async () => {
-    for (const source of [
-      'ftp://admin:hunter2222@cam.local/x',
-      'http://admin:hunter2222@cam.local:notaport/x',
-      'http://admin:hunter%zz22@cam.local/x',
-    ]) {
-      await assert.rejects(checkDriver('http', options(source)), (err: Error) => {
-        assert.doesNotMatch(err.message, /hunter|admin/, err.message);
-        assert.match(err.message, /\*\*\*@/);
-        return true;
-      });
-    }
-  });
-
-  test('the source URL: Basic credentials decoded, and a display form with every secret masked', () => {
-    const s = parseSource('http://admin:p%40ss%3Aword@cam.local:8080/videostream.cgi?user=admin&pwd=hunter22&rate=0#frag');
-    assert.equal(s.authorization, `Basic ${Buffer.from('admin:p@ss:word').toString('base64')}`);
-    assert.equal(s.url.href, 'http://cam.local:8080/videostream.cgi?user=admin&pwd=hunter22&rate=0');
-    assert.equal(s.display, 'http://***@cam.local:8080/videostream.cgi?user=admin&pwd=***&rate=0');
-    assert.equal(parseSource('https://cam.local/mjpeg').display, 'https://cam.local/mjpeg');
-    assert.equal(parseSource('https://cam.local/mjpeg').authorization, undefined);
-  });
-
-  test('the timeout variables are read in seconds and checked', () => {
-    assert.deepEqual(settingsFromEnv({}), { connectTimeoutMs: 10_000, stallTimeoutMs: 10_000 });
-    assert.deepEqual(settingsFromEnv({ FRAMERING_HTTP_CONNECT_TIMEOUT: '2.5', FRAMERING_HTTP_STALL_TIMEOUT: '30' }), {
-      connectTimeoutMs: 2500,
-      stallTimeoutMs: 30_000,
-    });
-    assert.throws(() => settingsFromEnv({ FRAMERING_HTTP_STALL_TIMEOUT: 'soon' }), {
-      message: 'invalid FRAMERING_HTTP_STALL_TIMEOUT "soon": expected seconds, a number more than 0 and at most 3600',
-    });
-    assert.throws(() => settingsFromEnv({ FRAMERING_HTTP_CONNECT_TIMEOUT: '0' }), ConfigError);
-  });
-});
-
-describe('RateCap (--fps)', () => {
-  test('a 30 fps source with jitter capped at 10 fps relays 10 fps', () => {
-    const cap = new RateCap(10);
-    let admitted = 0;
-    const times: number[] = [];
-    for (let i = 0; i < 300; i++) {
-      const t = i * (1000 / 30) + ((i * 7919) % 11) - 5; // ±5 ms, deterministic
-      if (cap.admit(t)) {
-        admitted++;
-        times.push(t);
-      }
-    }
-    assert.ok(admitted >= 98 && admitted <= 101, `${admitted} frames in 10 s`);
-    for (let k = 10; k < times.length; k++)
-      assert.ok(times[k]! - times[k - 10]! >= 900, `10 frames within ${times[k]! - times[k - 10]!} ms`);
-  });
-
-  test('a source slower than the cap is relayed whole; a burst after a pause lets one frame through', () => {
-    const cap = new RateCap(10);
-    for (let i = 0; i < 20; i++) assert.ok(cap.admit(i * 200), `frame ${i} of a 5 fps source`);
-    const burst = Array.from({ length: 10 }, () => cap.admit(10_000)).filter(Boolean).length;
-    assert.equal(burst, 1);
-  });
-});
-
 describe('relaying through the server', () => {
   test('frames from another framering arrive byte-equal to its emulated images', { timeout: 15_000 }, async (t) => {
     const source = await createTestServer(['--fps', '10']);
     t.after(() => source.close());
     const url = `http://127.0.0.1:${source.port}/video_feed`;
-    const relay = await startRelay(t, ['--camera', 'http', '--source', url]);
+    const relay = await startTestServer(t, ['--camera', 'http', '--source', url], RELAY);
     const client = await relay.connect();
     const frames = await client.waitForFrames(7, { timeoutMs: 8000 });
     const seen = new Set(frames.map(imageOf));
@@ -168,7 +75,7 @@ describe('relaying through the server', () => {
     const port = await freePort();
     const first = await createTestServer(['--fps', '10', '--port', String(port)]);
     t.after(() => first.close());
-    const relay = await startRelay(t, ['--camera', 'http', '--source', `http://127.0.0.1:${port}/video_feed`]);
+    const relay = await startTestServer(t, ['--camera', 'http', '--source', `http://127.0.0.1:${port}/video_feed`], RELAY);
     const client = await relay.connect();
     await client.waitForFrames(3, { timeoutMs: 8000 });
     await first.close();
@@ -205,7 +112,7 @@ describe('relaying through the server', () => {
       }
     });
     const url = source.url('/cam?pwd=t0ken-value&size=vga', `${user}:${encodeURIComponent(password)}`);
-    const relay = await startRelay(t, ['--camera', 'http', '--source', url]);
+    const relay = await startTestServer(t, ['--camera', 'http', '--source', url], RELAY);
     const client = await relay.connect();
     const frames = await client.waitForFrames(4, { timeoutMs: 8000 });
     frames.forEach(imageOf);
@@ -230,13 +137,13 @@ describe('relaying through the server', () => {
       if (req.url === '/page') res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end('<html></html>');
       else res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
     });
-    const missing = await startRelay(t, ['--camera', 'http', '--source', source.url('/missing')]);
+    const missing = await startTestServer(t, ['--camera', 'http', '--source', source.url('/missing')], RELAY);
     await missing.connect();
     await missing.waitForLog(
       new RegExp(`error +camera default: capture failed: source http://127\\.0\\.0\\.1:${source.port}/missing answered 404 Not Found$`),
     );
     await missing.waitForLogCount(/answered 404 Not Found$/, 2); // and tried again
-    const page = await startRelay(t, ['--camera', 'http', '--source', source.url('/page')]);
+    const page = await startTestServer(t, ['--camera', 'http', '--source', source.url('/page')], RELAY);
     await page.connect();
     await page.waitForLog(
       new RegExp(
@@ -254,9 +161,9 @@ describe('relaying through the server', () => {
     const source = await TestSource.start(t, (_req, res) => serveMjpeg(res, [J1], { count: 1 })); // one frame, then silence
     const saved = process.env[STALL_TIMEOUT_ENV];
     process.env[STALL_TIMEOUT_ENV] = '0.5'; // read when the relay starts (validate, and the capture worker)
-    let relay;
+    let relay: TestServer;
     try {
-      relay = await startRelay(t, ['--camera', 'http', '--source', source.url('/stall')]);
+      relay = await startTestServer(t, ['--camera', 'http', '--source', source.url('/stall')], RELAY);
     } finally {
       if (saved === undefined) delete process.env[STALL_TIMEOUT_ENV];
       else process.env[STALL_TIMEOUT_ENV] = saved;
@@ -271,7 +178,11 @@ describe('relaying through the server', () => {
   test('--fps caps the relayed rate', { timeout: 15_000 }, async (t) => {
     const source = await createTestServer(['--fps', '20']);
     t.after(() => source.close());
-    const relay = await startRelay(t, ['--camera', 'http', '--source', `http://127.0.0.1:${source.port}/video_feed`, '--fps', '4']);
+    const relay = await startTestServer(
+      t,
+      ['--camera', 'http', '--source', `http://127.0.0.1:${source.port}/video_feed`, '--fps', '4'],
+      RELAY,
+    );
     const client = await relay.connect();
     const frames = await client.waitForFrames(9, { timeoutMs: 8000 });
     // 8 intervals: 2 s at 4 fps, 0.4 s at the source's 20 fps.

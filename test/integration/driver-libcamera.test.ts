@@ -14,20 +14,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, test } from 'node:test';
-import { parseConfig } from '../src/app/config.js';
-import { findOnPath, KILL_GRACE_MS, mjpegFrames, SupervisedChild } from '../src/drivers/mjpeg/child-process.js';
-import { commandLine } from '../src/drivers/libcamera.js';
-import { UNSET_DRIVER_OPTIONS, type DriverContext } from '../src/drivers/types.js';
-import { UnavailableError } from '../src/core/errors.js';
-import { createLogger } from '../src/core/log.js';
-import { startServer } from '../src/app/main.js';
-import { runCli, startCli } from './helpers/cli-process.js';
-import { isRunning, startServerWithFakes, useFakeTools, waitUntilGone } from './helpers/fake-camera.js';
-import { MjpegClient, type MjpegFrame } from './helpers/mjpeg-client.js';
-import { EMULATED_ASSETS, waitForState } from './helpers/server.js';
+import { parseConfig } from '../../src/app/config.js';
+import { findOnPath, KILL_GRACE_MS, mjpegFrames, SupervisedChild } from '../../src/drivers/mjpeg/child-process.js';
+import type { DriverContext } from '../../src/drivers/types.js';
+import { UnavailableError } from '../../src/core/errors.js';
+import { createLogger } from '../../src/core/log.js';
+import { startServer } from '../../src/app/main.js';
+import { runCli, startCli, startServerWithFakes, waitForState } from '../helpers/server.js';
+import { MjpegClient, type MjpegFrame } from '../helpers/mjpeg-client.js';
+import { EMULATED_ASSETS } from '../helpers/paths.js';
+import { isRunning, useFakeTools, waitUntilGone } from '../helpers/fake-camera.js';
 
 const BASE_ARGS = ['--codec', 'mjpeg', '-t', '0', '-n', '--flush', '-o', '-'];
-const EXIT_WHILE_CAPTURING = new URL('./fixtures/exit-while-capturing.js', import.meta.url).pathname;
+const EXIT_WHILE_CAPTURING = new URL('../fixtures/exit-while-capturing.js', import.meta.url).pathname;
 
 async function loadImages(): Promise<Buffer[]> {
   return Promise.all(['1.jpg', '2.jpg', '3.jpg'].map((n) => readFile(new URL(n, EMULATED_ASSETS))));
@@ -46,37 +45,6 @@ function assertCycle(images: readonly Buffer[], frames: readonly MjpegFrame[]): 
   return seq;
 }
 
-describe('libcamera driver: the command line', () => {
-  const opts = (o: Partial<typeof UNSET_DRIVER_OPTIONS>) => ({ ...UNSET_DRIVER_OPTIONS, ...o });
-
-  test('streams MJPEG to stdout, forever, without preview, flushing every frame', () => {
-    assert.deepEqual(commandLine(opts({})), BASE_ARGS);
-  });
-
-  test('--source, --width, --height, --fps and --quality map to --camera, --width, --height, --framerate, --quality', () => {
-    assert.deepEqual(commandLine(opts({ source: '1', width: 1280, height: 720, fps: 7.5, quality: 85 })), [
-      ...BASE_ARGS,
-      ...['--camera', '1', '--width', '1280', '--height', '720', '--framerate', '7.5', '--quality', '85'],
-    ]);
-  });
-
-  test('--rotate 180 is both flips, and --flip composes with it', () => {
-    const cases: [0 | 180, 'none' | 'h' | 'v' | 'both', string[]][] = [
-      [0, 'none', []],
-      [0, 'h', ['--hflip']],
-      [0, 'v', ['--vflip']],
-      [0, 'both', ['--hflip', '--vflip']],
-      [180, 'none', ['--hflip', '--vflip']],
-      [180, 'h', ['--vflip']],
-      [180, 'v', ['--hflip']],
-      [180, 'both', []],
-    ];
-    for (const [rotate, flip, flags] of cases) {
-      assert.deepEqual(commandLine(opts({ rotate, flip })).slice(BASE_ARGS.length), flags, `--rotate ${rotate} --flip ${flip}`);
-    }
-  });
-});
-
 describe('libcamera driver through the server (fake rpicam-vid)', () => {
   test('frames are the source JPEGs byte for byte, in order, whatever the chunking', { timeout: 15_000 }, async (t) => {
     const images = await loadImages();
@@ -85,7 +53,7 @@ describe('libcamera driver through the server (fake rpicam-vid)', () => {
     const frames = await client.waitForFrames(8);
     assertCycle(images, frames);
     assert.deepEqual(client.errors, []);
-    assert.equal(ts.camera.ring.dropped('corrupt'), 0);
+    assert.equal(ts.camera.stats.dropped('corrupt'), 0);
     const [start] = fakes.starts();
     assert.equal(start?.tool, 'rpicam-vid');
     assert.deepEqual(start?.argv, [...BASE_ARGS, '--framerate', '10']);
@@ -139,7 +107,7 @@ describe('libcamera driver through the server (fake rpicam-vid)', () => {
         images.some((img) => img.equals(f.body)),
         `frame ${f.index} is not one of the source JPEGs`,
       );
-    assert.ok(ts.camera.ring.dropped('corrupt') >= 3, `corrupt drops counted: ${ts.camera.ring.dropped('corrupt')}`);
+    assert.ok(ts.camera.stats.dropped('corrupt') >= 3, `corrupt drops counted: ${ts.camera.stats.dropped('corrupt')}`);
   });
 
   test('falls back to libcamera-vid when rpicam-vid is not on PATH', { timeout: 15_000 }, async (t) => {

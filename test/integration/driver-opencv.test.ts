@@ -12,11 +12,11 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, syml
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { isCompleteJpeg, jpegDimensions } from '../src/core/jpeg.js';
-import { runCli, startCli } from './helpers/cli-process.js';
-import { hasCommand, hasModule, missing } from './helpers/requirements.js';
-import { MjpegClient } from './helpers/mjpeg-client.js';
-import { REPO_ROOT } from './helpers/server.js';
+import { isCompleteJpeg, jpegDimensions } from '../../src/core/jpeg.js';
+import { runCli, startCli } from '../helpers/server.js';
+import { MjpegClient } from '../helpers/mjpeg-client.js';
+import { REPO_ROOT } from '../helpers/paths.js';
+import { hasCommand, hasModule, missing } from '../helpers/requirements.js';
 import type { TestContext } from 'node:test';
 
 const skip = missing({ ffmpeg: hasCommand('ffmpeg'), '@u4/opencv4nodejs': hasModule('@u4/opencv4nodejs') });
@@ -131,7 +131,7 @@ describe('opencv driver without the optional module', { timeout: 30_000 }, () =>
       for (const entry of readdirSync(join(repo, 'node_modules'))) {
         if (entry !== '@u4') symlinkSync(join(repo, 'node_modules', entry), join(root, 'node_modules', entry));
       }
-      const r = spawnSync(process.execPath, [join(root, 'dist', 'src', 'cli.js'), '--camera', 'opencv', '--port', '0'], {
+      const r = spawnSync(process.execPath, [join(root, 'dist', 'src', 'app', 'cli.js'), '--camera', 'opencv', '--port', '0'], {
         encoding: 'utf8',
         timeout: 10_000,
       });

@@ -11,13 +11,11 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { describe, test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
-import * as piCameraConnect from 'pi-camera-connect';
-import { streamOptions } from '../src/drivers/pi.js';
-import { UNSET_DRIVER_OPTIONS } from '../src/drivers/types.js';
-import { runCli } from './helpers/cli-process.js';
-import { isRunning, raspividStyle, startServerWithFakes, useFakeTools, writeFramesFolder } from './helpers/fake-camera.js';
-import type { MjpegFrame } from './helpers/mjpeg-client.js';
-import { EMULATED_ASSETS, waitForState } from './helpers/server.js';
+import { runCli, startServerWithFakes, waitForState } from '../helpers/server.js';
+import type { MjpegFrame } from '../helpers/mjpeg-client.js';
+import { raspividStyle, writeFramesFolder } from '../helpers/jpeg.js';
+import { EMULATED_ASSETS } from '../helpers/paths.js';
+import { isRunning, useFakeTools } from '../helpers/fake-camera.js';
 
 /** What pi-camera-connect always adds after the mapped options (its defaults: 17 Mbit/s, and the stream to stdout). */
 const tail = (fps = 30) => [
@@ -34,7 +32,7 @@ const tail = (fps = 30) => [
   '-',
 ];
 const PI_SIGNATURE = Buffer.from([0xff, 0xd8, 0xff, 0xdb, 0x00, 0x84, 0x00]);
-const PI_DRIVER = new URL('../src/drivers/pi.js', import.meta.url).href;
+const PI_DRIVER = new URL('../../src/drivers/pi.js', import.meta.url).href;
 
 async function loadImages(): Promise<Buffer[]> {
   return Promise.all(['1.jpg', '2.jpg', '3.jpg'].map((n) => readFile(new URL(n, EMULATED_ASSETS))));
@@ -57,24 +55,6 @@ function assertCycle(images: readonly Buffer[], frames: readonly MjpegFrame[]): 
     assert.equal(seq[k], (seq[k - 1]! + 1) % images.length, `frame order ${seq.map((n) => n + 1).join(',')}`);
 }
 
-describe('pi driver: options as pi-camera-connect StreamOptions', () => {
-  test('MJPEG always; size, rate, rotation and flips mapped; nothing else set', () => {
-    const map = (o: Partial<typeof UNSET_DRIVER_OPTIONS>) => streamOptions(piCameraConnect, { ...UNSET_DRIVER_OPTIONS, ...o });
-    assert.deepEqual(map({}), { codec: piCameraConnect.Codec.MJPEG });
-    assert.deepEqual(map({ width: 1296, height: 972, fps: 42, rotate: 270, flip: 'both' }), {
-      codec: piCameraConnect.Codec.MJPEG,
-      width: 1296,
-      height: 972,
-      fps: 42,
-      rotation: piCameraConnect.Rotation.Rotate270,
-      flip: piCameraConnect.Flip.Both,
-    });
-    assert.equal(map({ flip: 'h' }).flip, piCameraConnect.Flip.Horizontal);
-    assert.equal(map({ flip: 'v' }).flip, piCameraConnect.Flip.Vertical);
-    assert.equal(map({ rotate: 90 }).rotation, piCameraConnect.Rotation.Rotate90);
-  });
-});
-
 describe('pi driver through the server (fake raspivid)', () => {
   test('frames are the source JPEGs byte for byte, in order, whatever the chunking', { timeout: 15_000 }, async (t) => {
     const { dir, images } = await raspividFrames(t);
@@ -82,7 +62,7 @@ describe('pi driver through the server (fake raspivid)', () => {
     const client = await ts.connect();
     assertCycle(images, await client.waitForFrames(8));
     assert.deepEqual(client.errors, []);
-    assert.equal(ts.camera.ring.dropped('corrupt'), 0);
+    assert.equal(ts.camera.stats.dropped('corrupt'), 0);
     assert.deepEqual(fakes.starts()[0]?.argv, tail(10));
   });
 
@@ -104,7 +84,7 @@ describe('pi driver through the server (fake raspivid)', () => {
         images.some((img) => img.equals(f.body)),
         `frame ${f.index} is not a source JPEG`,
       );
-    assert.ok(ts.camera.ring.dropped('corrupt') >= 3, `corrupt drops counted: ${ts.camera.ring.dropped('corrupt')}`);
+    assert.ok(ts.camera.stats.dropped('corrupt') >= 3, `corrupt drops counted: ${ts.camera.stats.dropped('corrupt')}`);
   });
 
   test('stops raspivid after the idle timeout, and when the server shuts down', { timeout: 15_000 }, async (t) => {
@@ -220,7 +200,7 @@ test('loading the pi driver module does not load pi-camera-connect (only createD
     await import('pi-camera-connect').catch(() => {});
     console.log(JSON.stringify({ before, after: loaded(), supports: driver.supports }));`;
   const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
-    cwd: new URL('../..', import.meta.url).pathname,
+    cwd: new URL('../../..', import.meta.url).pathname,
   });
   const result = JSON.parse(stdout) as { before: boolean; after: boolean };
   assert.deepEqual(

@@ -9,15 +9,15 @@ import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { describe, test, type TestContext } from 'node:test';
 import type { Worker } from 'node:worker_threads';
-import type { Flip, Rotation } from '../src/drivers/types.js';
-import { createDriver, DEFAULTS, PatternRenderer, readFrameIndex } from '../src/drivers/synthetic.js';
-import { checkDriver } from '../src/drivers/registry.js';
-import { UNSET_DRIVER_OPTIONS, type CameraDriver, type DriverContext, type DriverOptions } from '../src/drivers/types.js';
-import { defaultEncoderThreads, EncoderPool, type RawFrame } from '../src/drivers/synthetic/encoder-pool.js';
-import { EncodeGate, GATED_ENCODER_URL } from './helpers/encode-gate.js';
-import { colourAt, decodeJpeg, jpegInfo, type DecodedFrame } from './helpers/jpeg-decode.js';
-import { isCompleteJpeg } from './helpers/mjpeg-client.js';
-import { createTestServer, startTestServer } from './helpers/server.js';
+import type { Flip, Rotation } from '../../src/drivers/types.js';
+import { createDriver, DEFAULTS } from '../../src/drivers/synthetic.js';
+import { readFrameIndex } from '../../src/drivers/synthetic/pattern.js';
+import { checkDriver } from '../../src/drivers/registry.js';
+import { UNSET_DRIVER_OPTIONS, type CameraDriver, type DriverContext, type DriverOptions } from '../../src/drivers/types.js';
+import { defaultEncoderThreads, EncoderPool, type RawFrame } from '../../src/drivers/synthetic/encoder-pool.js';
+import { createTestServer, startTestServer } from '../helpers/server.js';
+import { colourAt, type DecodedFrame, decodeJpeg, isCompleteJpeg, jpegInfo } from '../helpers/jpeg.js';
+import { EncodeGate, GATED_ENCODER_URL } from '../helpers/encode-gate.js';
 
 /** A raw RGB frame named by its width (the gated encoder's frame id), 16 px high. */
 function rawFrame(width: number, height = 16): RawFrame & { channels: 3 } {
@@ -258,33 +258,6 @@ describe('EncoderPool', () => {
   });
 });
 
-describe('the synthetic pattern', () => {
-  test('renders any size, with the frame index readable back from the top strip', () => {
-    for (const [w, h] of [
-      [16, 16],
-      [1, 1],
-      [333, 187],
-      [1280, 720],
-    ] as const) {
-      const r = new PatternRenderer(w, h);
-      const pixels = r.render(12345, Date.UTC(2024, 0, 1, 12, 34, 56, 789));
-      assert.equal(pixels.length, w * h * 3);
-      if (w >= 64) assert.equal(readFrameIndex(pixels, w, h, 3), 12345);
-    }
-  });
-
-  test('moves: frames at different times or counts differ, and the same inputs draw the same picture', () => {
-    const r = new PatternRenderer(320, 240);
-    const a = Buffer.from(r.render(1, 1_000_000));
-    const b = Buffer.from(r.render(2, 1_000_000));
-    const c = Buffer.from(r.render(1, 1_000_500));
-    const a2 = Buffer.from(r.render(1, 1_000_000));
-    assert.ok(!a.equals(b), 'the counter does not change the picture');
-    assert.ok(!a.equals(c), 'the time does not change the picture');
-    assert.ok(a.equals(a2), 'the background was not restored between frames');
-  });
-});
-
 describe('the synthetic driver', () => {
   test('is refused a --source, naming it; takes every other driver option', async () => {
     await assert.rejects(checkDriver('synthetic', { ...UNSET_DRIVER_OPTIONS, source: './frames' }), {
@@ -469,7 +442,7 @@ describe('the synthetic camera through the server', () => {
     ]);
     const client = await ts.connect({ retainBodies: 2 });
     await client.waitForFrames(5, { timeoutMs: 10_000 });
-    await until(() => ts.camera.ring.dropped('encoder-busy') > 0, 'an encoder-busy drop to be counted');
+    await until(() => ts.camera.stats.dropped('encoder-busy') > 0, 'an encoder-busy drop to be counted');
     assert.deepEqual(client.errors, []);
     assert.deepEqual(await jpegInfo(client.frames.at(-1)!.body), { width: 1920, height: 1080, chromaSubsampling: '4:2:0', format: 'jpeg' });
   });

@@ -17,9 +17,10 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { describe, test } from 'node:test';
-import { startCli } from './helpers/cli-process.js';
-import { basic, fetchOnce, FRONT_ENDS, json } from './helpers/http-surface.js';
-import { isCompleteJpeg, MjpegClient } from './helpers/mjpeg-client.js';
+import { startCli } from '../helpers/server.js';
+import { MjpegClient } from '../helpers/mjpeg-client.js';
+import { basic, fetchOnce, FRONT_ENDS, json } from '../helpers/http.js';
+import { isCompleteJpeg } from '../helpers/jpeg.js';
 
 const SEED =
   process.env.FRAMERING_FUZZ_SEED !== undefined ? Number(process.env.FRAMERING_FUZZ_SEED) >>> 0 : (Math.random() * 2 ** 32) >>> 0;
@@ -261,7 +262,12 @@ async function fuzzOnce(rng: Rng, port: number, stats: FuzzStats): Promise<void>
   socket.setNoDelay(true);
   let raw = Buffer.alloc(0);
   let closed = false;
-  const whenClosed = new Promise<void>((done) => socket.once('close', () => ((closed = true), done())));
+  const whenClosed = new Promise<void>((done) =>
+    socket.once('close', () => {
+      closed = true;
+      done();
+    }),
+  );
   socket.on('error', () => {}); // resets either way are part of the game
   socket.on('data', (d: Buffer) => {
     // Only the start matters for parsing; a stream's body is counted, not kept.

@@ -20,12 +20,13 @@ import { request } from 'node:http';
 import { connect, Socket } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
-import { startCli } from './helpers/cli-process.js';
-import { FRONT_ENDS, fetchOnce, json } from './helpers/http-surface.js';
-import { isCompleteJpeg, MjpegClient } from './helpers/mjpeg-client.js';
-import { openFds } from './helpers/proc-stats.js';
-import { hasCommand, missing } from './helpers/requirements.js';
-import { createJpegFolder, sleep } from './helpers/server.js';
+import { startCli } from '../helpers/server.js';
+import { MjpegClient } from '../helpers/mjpeg-client.js';
+import { fetchOnce, FRONT_ENDS, json } from '../helpers/http.js';
+import { createJpegFolder, isCompleteJpeg } from '../helpers/jpeg.js';
+import { sleep } from '../helpers/wait.js';
+import { openFds } from '../helpers/proc.js';
+import { hasCommand, missing } from '../helpers/requirements.js';
 
 const run = promisify(execFile);
 
@@ -144,7 +145,9 @@ for (const http of FRONT_ENDS) {
         socket.on('error', () => {});
         return socket;
       });
-      t.after(() => stalled.forEach((s) => s.destroy()));
+      t.after(() => {
+        for (const s of stalled) s.destroy();
+      });
       const lingerers = [
         ...Array.from({ length: STALLED }, () => lingerer(server.port, 'silent', '')),
         ...Array.from({ length: STALLED }, (_, i) =>
@@ -153,7 +156,9 @@ for (const http of FRONT_ENDS) {
             : lingerer(server.port, 'half headers', 'GET /video_feed HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: '),
         ),
       ];
-      t.after(() => lingerers.forEach((l) => l.socket.destroy()));
+      t.after(() => {
+        for (const l of lingerers) l.socket.destroy();
+      });
 
       // The stalled streams: all disconnected as slow, none left in /status.
       const streams = await pollUntil(

@@ -7,24 +7,16 @@
 
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { runCli } from './helpers/cli-process.js';
-import {
-  basic,
-  fetchOnce,
-  FRONT_ENDS,
-  json,
-  loadEmulatedImages,
-  NEVER_DELIVERS_DRIVER,
-  rawRequest,
-  selfSignedCertificate,
-  waitFor,
-} from './helpers/http-surface.js';
-import { isCompleteJpeg, MjpegClient } from './helpers/mjpeg-client.js';
-import { startTestServer } from './helpers/server.js';
+import { runCli, startTestServer } from '../helpers/server.js';
+import { MjpegClient } from '../helpers/mjpeg-client.js';
+import { basic, fetchOnce, FRONT_ENDS, json, rawRequest } from '../helpers/http.js';
+import { isCompleteJpeg, loadEmulatedImages } from '../helpers/jpeg.js';
+import { selfSignedCertificate } from '../helpers/tls.js';
+import { NEVER_DELIVERS_DRIVER } from '../helpers/paths.js';
+import { waitFor } from '../helpers/wait.js';
 
 const CHALLENGE = 'Basic realm="framering", charset="UTF-8"';
 
@@ -33,41 +25,6 @@ async function tempDir(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'framering-auth-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   return dir;
-}
-
-/**
- * GETs an MJPEG stream over https and resolves with its response headers and first part's JPEG,
- * checked to be followed by the next boundary; the connection is then closed.
- */
-function firstPartOverHttps(
-  port: number,
-  path: string,
-  ca: string,
-): Promise<{ headers: Record<string, string | string[] | undefined>; jpeg: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = httpsGet({ host: '127.0.0.1', port, path, ca, agent: false, timeout: 5000 }, (res) => {
-      let buf = Buffer.alloc(0);
-      res.on('data', (d: Buffer) => {
-        buf = Buffer.concat([buf, d]);
-        const headEnd = buf.indexOf('\r\n\r\n');
-        if (headEnd < 0) return;
-        const head = buf.subarray(0, headEnd).toString('latin1');
-        const length = Number(/content-length: *(\d+)/i.exec(head)?.[1]);
-        const start = headEnd + 4;
-        if (buf.length < start + length + 11) return;
-        req.destroy();
-        if (!head.startsWith('--frame\r\n')) return reject(new Error(`the stream opens with ${JSON.stringify(head.slice(0, 40))}`));
-        if (buf.subarray(start + length, start + length + 11).toString('latin1') !== '\r\n--frame\r\n')
-          return reject(new Error('the part is not followed by the boundary'));
-        resolve({ headers: res.headers, jpeg: buf.subarray(start, start + length) });
-      });
-      res.on('error', () => {}); // destroyed on purpose
-    });
-    req.on('timeout', () => req.destroy(new Error('no stream part within 5 s')));
-    req.on('error', (err) => {
-      if (!req.destroyed || err.message !== 'socket hang up') reject(err);
-    });
-  });
 }
 
 for (const http of FRONT_ENDS) {
@@ -112,7 +69,7 @@ for (const http of FRONT_ENDS) {
           }
         }
         assert.equal(ts.camera.feed.subscriberCount, 0, 'a refused request subscribed to the camera');
-        assert.equal(ts.camera.ring.published(), 0, 'a refused request started capture');
+        assert.equal(ts.camera.stats.published(), 0, 'a refused request started capture');
         assert.equal(ts.server.frontEnd.viewers.size, 0);
       });
 
@@ -158,7 +115,8 @@ for (const http of FRONT_ENDS) {
           const { status, head } = await rawRequest(ts.port, request, 1000).catch(() => ({ status: -1, head: '(no answer within 1 s)' }));
           assert.ok([401, 400, 0, -1].includes(status), `${JSON.stringify(header)}: ${head.split('\r\n')[0]}`);
           // Those that parse get the 401 itself.
-          if (!/\x00|Authorization$/.test(header)) assert.equal(status, 401, `${JSON.stringify(header)}: ${head.split('\r\n')[0]}`);
+          if (!header.includes('\0') && !header.endsWith('Authorization'))
+            assert.equal(status, 401, `${JSON.stringify(header)}: ${head.split('\r\n')[0]}`);
         }
         // Still serving, to the right credentials only.
         assert.equal((await fetchOnce(ts.port, '/status', { headers: { Authorization: good } })).status, 200);
@@ -214,12 +172,18 @@ for (const http of FRONT_ENDS) {
       assert.equal(snap.status, 200);
       assert.equal(snap.headers['content-type'], 'image/jpeg');
       assert.ok(images.some((img) => img.equals(snap.body)));
-      const stream = await firstPartOverHttps(ts.port, '/video_feed', certPem);
-      assert.equal(stream.headers['content-type'], 'multipart/x-mixed-replace; boundary=frame');
-      assert.ok(
-        isCompleteJpeg(stream.jpeg) && images.some((img) => img.equals(stream.jpeg)),
-        'the first part over TLS is not an emulated image',
-      );
+      // The first part over TLS, checked to be followed by the next boundary (the client only
+      // yields a part once the delimiter after its Content-Length has arrived).
+      const stream = await MjpegClient.connect({ port: ts.port, path: '/video_feed', ca: certPem });
+      try {
+        assert.equal(stream.headers['content-type'], 'multipart/x-mixed-replace; boundary=frame');
+        const [first] = await stream.waitForFrames(1);
+        assert.equal(stream.bodyStart.subarray(0, 9).toString('latin1'), '--frame\r\n', 'the stream opens with the boundary');
+        const jpeg = first!.body;
+        assert.ok(isCompleteJpeg(jpeg) && images.some((img) => img.equals(jpeg)), 'the first part over TLS is not an emulated image');
+      } finally {
+        await stream.close();
+      }
       assert.equal((await fetchOnce(ts.port, '/healthz', { ca: certPem })).status, 200);
       // Plain http to the TLS port gets no HTTP answer.
       const plain = await rawRequest(ts.port, 'GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');

@@ -8,23 +8,15 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { jpegDimensions } from '../src/core/jpeg.js';
-import { VERSION } from '../src/app/main.js';
-import {
-  fetchOnce,
-  FRONT_ENDS,
-  json,
-  loadEmulatedImages,
-  NEVER_DELIVERS_DRIVER,
-  parsePrometheus,
-  rawExchange,
-  sampleValue,
-  STALL_DRIVER,
-  waitFor,
-} from './helpers/http-surface.js';
-import { isCompleteJpeg, type MjpegFrame } from './helpers/mjpeg-client.js';
-import { createJpegFolder, sleep, startTestServer, waitForState } from './helpers/server.js';
-import type { ViewerStatus } from '../src/server/status.js';
+import { jpegDimensions } from '../../src/core/jpeg.js';
+import { VERSION } from '../../src/app/version.js';
+import { startTestServer, waitForState } from '../helpers/server.js';
+import type { MjpegFrame } from '../helpers/mjpeg-client.js';
+import { fetchOnce, FRONT_ENDS, json, parsePrometheus, rawExchange, sampleValue } from '../helpers/http.js';
+import { createJpegFolder, isCompleteJpeg, loadEmulatedImages } from '../helpers/jpeg.js';
+import { NEVER_DELIVERS_DRIVER, STALL_DRIVER } from '../helpers/paths.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+import type { ViewerStatus } from '../../src/server/status.js';
 
 const TIMESTAMP_RE = /^[0-9]{10}\.[0-9]{6}$/;
 
@@ -66,7 +58,7 @@ for (const http of FRONT_ENDS) {
         const images = await loadEmulatedImages();
         const ts = await startTestServer(t, ['--http', http, '--fps', '10', '--idle-timeout', '0.3']);
         assert.equal(ts.camera.state, 'idle');
-        assert.equal(ts.camera.ring.published(), 0);
+        assert.equal(ts.camera.stats.published(), 0);
         const asked = Date.now();
         const res = await fetchOnce(ts.port, '/snapshot');
         assert.equal(res.status, 200, res.text);
@@ -87,7 +79,7 @@ for (const http of FRONT_ENDS) {
           capturedAt >= asked - 50 && capturedAt <= Date.now() + 50,
           `X-Timestamp ${stamp} is not between the request (${asked}) and the answer`,
         );
-        assert.ok(ts.camera.ring.published() >= 1, 'the camera published nothing');
+        assert.ok(ts.camera.stats.published() >= 1, 'the camera published nothing');
         // The request held demand only while it waited; capture then stops when idle.
         assert.equal(ts.camera.feed.subscriberCount, 0);
         await waitForState(ts.camera, 'idle', 5000);
@@ -126,7 +118,7 @@ for (const http of FRONT_ENDS) {
         assert.ok(images.some((img) => img.equals(res.body)));
         assert.equal(res.headers['x-timestamp'], frame!.rawTimestamp, 'the snapshot is not the frame the viewer has');
         assert.ok(res.body.equals(frame!.body));
-        assert.equal(ts.camera.ring.published(), 1);
+        assert.equal(ts.camera.stats.published(), 1);
         assert.equal(ts.camera.feed.subscriberCount, 1, 'the snapshot left demand behind');
       });
 

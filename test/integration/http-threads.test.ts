@@ -8,14 +8,16 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { runCli, startCli, type RunningServer } from './helpers/cli-process.js';
-import { defaultHttpThreads } from '../src/app/config.js';
-import { createLogger } from '../src/core/log.js';
-import { resolveHttpThreads } from '../src/app/main.js';
-import { freePort } from './helpers/http-source.js';
-import { fetchOnce, json, loadEmulatedImages, parsePrometheus, sampleValue } from './helpers/http-surface.js';
-import { isCompleteJpeg, MjpegClient } from './helpers/mjpeg-client.js';
-import { EMULATED_ASSETS, sleep } from './helpers/server.js';
+import { runCli, type RunningServer, startCli } from '../helpers/server.js';
+import { MjpegClient } from '../helpers/mjpeg-client.js';
+import { fetchOnce, json, parsePrometheus, sampleValue } from '../helpers/http.js';
+import { isCompleteJpeg, loadEmulatedImages } from '../helpers/jpeg.js';
+import { EMULATED_ASSETS } from '../helpers/paths.js';
+import { sleep } from '../helpers/wait.js';
+import { freePort } from '../helpers/http-source.js';
+import { defaultHttpThreads } from '../../src/app/options.js';
+import { createLogger } from '../../src/core/log.js';
+import { resolveHttpThreads } from '../../src/app/front-end-choice.js';
 
 interface Status {
   cameras: { state: string; viewers: number }[];

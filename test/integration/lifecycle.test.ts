@@ -7,9 +7,10 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Camera } from '../src/stream/camera.js';
-import type { CaptureStateName } from '../src/core/ring.js';
-import { sleep, startTestServer, waitForState } from './helpers/server.js';
+import type { Camera } from '../../src/stream/camera.js';
+import type { CaptureStateName } from '../../src/core/capture-control.js';
+import { startTestServer, waitForState } from '../helpers/server.js';
+import { sleep } from '../helpers/wait.js';
 
 const IDLE_TIMEOUT_S = 0.3;
 const FPS = 10;
@@ -28,11 +29,11 @@ function recordStates(camera: Camera): { states: CaptureStateName[]; stop: () =>
  */
 async function waitForPublishingToStop(camera: Camera, quietMs: number, timeoutMs: number): Promise<number> {
   const deadline = performance.now() + timeoutMs;
-  let last = camera.ring.published();
+  let last = camera.stats.published();
   let since = performance.now();
   while (performance.now() < deadline) {
     await sleep(20);
-    const now = camera.ring.published();
+    const now = camera.stats.published();
     if (now !== last) {
       last = now;
       since = performance.now();
@@ -50,15 +51,15 @@ describe('capture lifecycle (emulated camera, --idle-timeout 0.3)', () => {
     // Several frame intervals with nobody watching.
     await sleep(400);
     assert.equal(camera.state, 'idle');
-    assert.equal(camera.ring.state(), 'idle');
-    assert.equal(camera.ring.published(), 0);
+    assert.equal(camera.state, 'idle');
+    assert.equal(camera.stats.published(), 0);
     assert.equal(camera.ring.latestSeq(), 0);
 
     const running = waitForState(camera, 'running');
     const client = await ts.connect();
     await running;
     const [first] = await client.waitForFrames(1);
-    assert.ok(camera.ring.published() >= 1);
+    assert.ok(camera.stats.published() >= 1);
     assert.ok(first!.timestamp! * 1000 >= Date.now() - 2000, 'the first frame is a fresh one');
     assert.deepEqual(client.errors, []);
   });
@@ -71,14 +72,14 @@ describe('capture lifecycle (emulated camera, --idle-timeout 0.3)', () => {
     await client.waitForFrames(1);
     const rec = recordStates(camera);
     t.after(rec.stop);
-    const published0 = camera.ring.published();
+    const published0 = camera.stats.published();
     const frames0 = client.frames.length;
     await sleep(IDLE_TIMEOUT_S * 1000 * 4);
     assert.deepEqual(rec.states, [], 'no state change while the viewer watched');
     assert.equal(camera.state, 'running');
     assert.ok(
-      camera.ring.published() - published0 >= 5,
-      `published ${camera.ring.published() - published0} frames in ${IDLE_TIMEOUT_S * 4} s`,
+      camera.stats.published() - published0 >= 5,
+      `published ${camera.stats.published() - published0} frames in ${IDLE_TIMEOUT_S * 4} s`,
     );
     assert.ok(client.frames.length - frames0 >= 5, `received ${client.frames.length - frames0} frames in ${IDLE_TIMEOUT_S * 4} s`);
     assert.deepEqual(client.errors, []);
@@ -109,10 +110,10 @@ describe('capture lifecycle (emulated camera, --idle-timeout 0.3)', () => {
     const stoppedAfterMs = performance.now() - leftAt;
     // Not before the timeout (20 ms slack for timer granularity); the upper bound is waitForState's.
     assert.ok(stoppedAfterMs >= IDLE_TIMEOUT_S * 1000 - 20, `capture stopped ${stoppedAfterMs.toFixed(0)} ms after the last viewer left`);
-    assert.equal(camera.ring.state(), 'idle');
-    const published = camera.ring.published();
+    assert.equal(camera.state, 'idle');
+    const published = camera.stats.published();
     await sleep(400);
-    assert.equal(camera.ring.published(), published, 'frames were published after capture went idle');
+    assert.equal(camera.stats.published(), published, 'frames were published after capture went idle');
   });
 
   test('capture restarts when a viewer comes back, and the viewer gets fresh frames only', { timeout: 10_000 }, async (t) => {
@@ -131,7 +132,7 @@ describe('capture lifecycle (emulated camera, --idle-timeout 0.3)', () => {
     const again = await ts.connect();
     const frames = await again.waitForFrames(3);
     await back;
-    assert.ok(camera.ring.published() > publishedWhenStopped, 'capture did not publish again');
+    assert.ok(camera.stats.published() > publishedWhenStopped, 'capture did not publish again');
     for (const f of frames) {
       assert.ok(
         f.timestamp! * 1000 >= reconnectedAt - 50, // 50 ms: the worker's clock (timeOrigin + now) vs Date.now()

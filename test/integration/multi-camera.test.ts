@@ -11,10 +11,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
-import { runCli } from './helpers/cli-process.js';
-import { fetchOnce, FRONT_ENDS, json, loadEmulatedImages, parsePrometheus, sampleValue } from './helpers/http-surface.js';
-import type { MjpegClient } from './helpers/mjpeg-client.js';
-import { createJpegFolder, startTestServer, type TestServer } from './helpers/server.js';
+import { runCli, startTestServer, type TestServer } from '../helpers/server.js';
+import type { MjpegClient } from '../helpers/mjpeg-client.js';
+import { fetchOnce, FRONT_ENDS, json, parsePrometheus, sampleValue } from '../helpers/http.js';
+import { createJpegFolder, loadEmulatedImages } from '../helpers/jpeg.js';
 
 async function tempDir(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'framering-cameras-'));
@@ -66,7 +66,7 @@ for (const http of FRONT_ENDS) {
       // Watching b starts b only.
       const bStream = await framesOf(ts, '/cameras/b/video_feed', 4);
       assert.ok(bStream.bodies.every(isFile), "/cameras/b/video_feed sent frames that are not b's files");
-      assert.equal(a.ring.published(), 0, 'watching b started a');
+      assert.equal(a.stats.published(), 0, 'watching b started a');
       assert.equal(a.state, 'idle');
 
       const bSnap = await fetchOnce(ts.port, '/cameras/b/snapshot');
@@ -195,7 +195,7 @@ for (const http of FRONT_ENDS) {
           );
         }
         const ts = await startTestServer(t, ['--http', http, '--config', file]);
-        assert.equal(ts.config.idleTimeout, 0.3);
+        assert.equal(ts.config.idleTimeoutMs, 300);
         assert.deepEqual(
           ts.server.cameras.map((c) => [c.name, c.driver]),
           [

@@ -14,9 +14,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test, type TestContext } from 'node:test';
-import { runProgram, type CliResult } from './helpers/cli-process.js';
-import { hasCommand, missing } from './helpers/requirements.js';
-import { createTestServer, EMULATED_ASSETS, REPO_ROOT } from './helpers/server.js';
+import { type CliResult, createTestServer, runProgram } from '../helpers/server.js';
+import { EMULATED_ASSETS, REPO_ROOT } from '../helpers/paths.js';
+import { hasCommand, missing } from '../helpers/requirements.js';
 
 const NATIVE = fileURLToPath(new URL('native-bench/', REPO_ROOT));
 const BUILD = join(NATIVE, 'build');
@@ -90,8 +90,28 @@ async function startFloor(t: TestContext): Promise<{ child: ChildProcess; port: 
   return { child, port, stderr: () => stderr };
 }
 
+/** loadgen's JSON result line as this test reads it (the assertions below check that it is so). */
+interface LoadgenLine {
+  tool: string;
+  schema: number;
+  clients: number;
+  connected: number;
+  failed: number;
+  dropped: number;
+  first_error: string | null;
+  window_clients: number;
+  window_s: number;
+  fps: Record<string, number>;
+  frames: number;
+  latency_ms: { samples: number; p50: number; p99: number; max: number };
+  bytes: number;
+  window_bytes: number;
+  server: { pid: number; alive: boolean; cpu_pct: number; threads: number; vm_hwm_kb: number; vm_rss_kb: number };
+  loadgen: { cpu_pct: number };
+}
+
 /** Runs loadgen for about 2 s against `port` and returns its JSON result, checked for shape and sane values. */
-async function loadgen(port: number, serverPid: number): Promise<Record<string, any>> {
+async function loadgen(port: number, serverPid: number): Promise<LoadgenLine> {
   const args = [
     '--url',
     `http://127.0.0.1:${port}/video_feed`,
@@ -108,7 +128,7 @@ async function loadgen(port: number, serverPid: number): Promise<Record<string, 
   assert.equal(r.status, 0, `loadgen exited with ${r.status} (${r.signal}):\n${r.stdout}\n${r.stderr}`);
   const lines = r.stdout.split('\n').filter((l) => l.length > 0);
   assert.equal(lines.length, 1, `loadgen printed ${lines.length} lines on stdout, not one:\n${r.stdout}`);
-  const result = JSON.parse(lines[0]!) as Record<string, any>;
+  const result = JSON.parse(lines[0]!) as LoadgenLine;
 
   assert.equal(result.tool, 'loadgen');
   assert.equal(result.schema, 1);
@@ -120,8 +140,8 @@ async function loadgen(port: number, serverPid: number): Promise<Record<string, 
   assert.equal(result.window_clients, CLIENTS);
   assert.ok(result.window_s > 0);
   for (const key of ['min', 'p50', 'mean', 'max']) assert.equal(typeof result.fps[key], 'number', `fps.${key}`);
-  assert.ok(result.fps.min > 0, `every client received frames in the window (fps min ${result.fps.min})`);
-  assert.ok(result.fps.min <= result.fps.p50 && result.fps.p50 <= result.fps.max);
+  assert.ok(result.fps.min! > 0, `every client received frames in the window (fps min ${result.fps.min})`);
+  assert.ok(result.fps.min! <= result.fps.p50! && result.fps.p50! <= result.fps.max!);
   assert.ok(result.frames > 0);
   assert.ok(result.latency_ms.samples > 0, 'frames carry X-Timestamp');
   assert.ok(result.latency_ms.p50 >= 0 && result.latency_ms.p99 >= result.latency_ms.p50 && result.latency_ms.max >= result.latency_ms.p99);

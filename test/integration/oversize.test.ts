@@ -5,21 +5,21 @@
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'node:test';
-import { parseConfig, type Config } from '../src/app/config.js';
-import { createLogger } from '../src/core/log.js';
-import { startServer } from '../src/app/main.js';
-import { fakeJpeg } from './helpers/server.js';
+import { parseConfig, type Config } from '../../src/app/config.js';
+import { createLogger } from '../../src/core/log.js';
+import { startServer } from '../../src/app/main.js';
+import { fakeJpeg } from '../helpers/jpeg.js';
+import { isCompleteJpeg, MjpegClient } from '../helpers/mjpeg-client.js';
 
 it('oversize frames are dropped, counted and logged once per burst; viewers get only whole frames', { timeout: 20_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'framering-oversize-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   // Frames 1-2 fit in a 4 KiB slot; 3-5 do not (one burst of three); 6 fits again.
   const sizes = [1000, 2000, 5000, 6000, 7000, 3000];
-  sizes.forEach((size, i) => writeFileSync(join(dir, `${i + 1}.jpg`), fakeJpeg(size, 0x10 + i)));
+  for (const [i, size] of sizes.entries()) writeFileSync(join(dir, `${i + 1}.jpg`), fakeJpeg(size, 0x10 + i));
 
   const lines: string[] = [];
   const parsed = parseConfig(
@@ -29,38 +29,20 @@ it('oversize frames are dropped, counted and logged once per burst; viewers get 
   const server = await startServer((parsed as { config: Config }).config, { log: createLogger('debug', (l) => lines.push(l)) });
   t.after(() => server.close());
 
-  const bodies: number[] = [];
-  await new Promise<void>((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port: server.port, path: '/video_feed' }, (res) => {
-      let buf = Buffer.alloc(0);
-      res.on('data', (d: Buffer) => {
-        buf = Buffer.concat([buf, d]);
-        for (;;) {
-          const head = buf.indexOf('\r\n\r\n');
-          if (head < 0) break;
-          const len = Number(/Content-Length: (\d+)/.exec(buf.subarray(0, head).toString('latin1'))?.[1]);
-          if (buf.length < head + 4 + len + 2) break;
-          const body = buf.subarray(head + 4, head + 4 + len);
-          assert.ok(body[0] === 0xff && body[1] === 0xd8 && body.at(-2) === 0xff && body.at(-1) === 0xd9, 'whole JPEG');
-          bodies.push(len);
-          buf = buf.subarray(head + 4 + len + 2);
-        }
-        if (bodies.length >= 9) {
-          req.destroy();
-          resolve();
-        }
-      });
-    });
-    req.on('error', reject);
-  });
+  const viewer = await MjpegClient.connect({ port: server.port, path: '/video_feed' });
+  t.after(() => viewer.close());
+  const frames = await viewer.waitForFrames(9, { timeoutMs: 15_000 });
+  for (const f of frames) assert.ok(isCompleteJpeg(f.body), 'whole JPEG');
+  const bodies = frames.map((f) => f.bodyLength);
+  await viewer.close();
 
   // Only the sizes that fit ever arrive, each whole.
   assert.ok(
     bodies.every((n) => n === 1000 || n === 2000 || n === 3000),
     `sizes seen: ${bodies.join(',')}`,
   );
-  const ring = server.cameras[0]!.ring;
-  assert.ok(ring.droppedOversize() >= 3, `dropped ${ring.droppedOversize()}`);
+  const stats = server.cameras[0]!.stats;
+  assert.ok(stats.dropped('oversize') >= 3, `dropped ${stats.dropped('oversize')}`);
   const log = lines.join('');
   const warnings = log.match(/dropping frames larger than the ring's 4096-byte slots/g) ?? [];
   const bursts = log.match(/dropped 3 oversize frame\(s\) in a row/g) ?? [];
@@ -68,5 +50,5 @@ it('oversize frames are dropped, counted and logged once per burst; viewers get 
   assert.ok(warnings.length >= 1, log);
   // The last burst may still be running when the viewer stops.
   assert.ok(warnings.length === bursts.length || warnings.length === bursts.length + 1, log);
-  assert.ok(ring.droppedOversize() >= 3 * bursts.length);
+  assert.ok(stats.dropped('oversize') >= 3 * bursts.length);
 });

@@ -14,7 +14,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { FrameRing } from '../src/core/ring.js';
+import { FrameRing } from '../../src/core/ring.js';
+import { RingStats } from '../../src/core/ring-stats.js';
 import {
   checkFrame,
   frameLength,
@@ -24,10 +25,10 @@ import {
   type ReaderResult,
   type WriterData,
   type WriterResult,
-} from './fixtures/ring-stress-frames.js';
+} from '../fixtures/ring-stress-frames.js';
 
-const writerUrl = new URL('./fixtures/ring-stress-writer.js', import.meta.url);
-const readerUrl = new URL('./fixtures/ring-stress-reader.js', import.meta.url);
+const writerUrl = new URL('../fixtures/ring-stress-writer.js', import.meta.url);
+const readerUrl = new URL('../fixtures/ring-stress-reader.js', import.meta.url);
 
 const MIN_WRITE_MS = 2000;
 const MAX_WRITE_MS = 10_000;
@@ -85,9 +86,9 @@ async function stress(slots: number, slotBytes: number, modes: ReaderData['mode'
     Atomics.notify(ctl, kCtlGo);
 
     const writerResult = await writer.result;
-    // A 'wait' reader may have gone to sleep just after the writer's final wakeAll: keep waking
+    // A 'wait' reader may have gone to sleep just after the writer's final wakeReaders: keep waking
     // until every reader has reported.
-    waker = setInterval(() => ring.wakeAll(), 20);
+    waker = setInterval(() => ring.wakeReaders(), 20);
     const readerResults = await Promise.all(readers.map((r) => r.result));
     return { ring, writer: writerResult, readers: readerResults };
   } finally {
@@ -114,8 +115,9 @@ function checkRun(run: StressRun, t: { diagnostic(message: string): void }): voi
   t.diagnostic(summary);
 
   assert.deepEqual(writer.errors, [], summary);
-  assert.equal(ring.published(), writer.published, 'published() counts every publish');
-  assert.equal(ring.droppedOversize(), writer.oversize, 'droppedOversize() counts every oversize frame');
+  const stats = new RingStats(ring.buffer);
+  assert.equal(stats.published(), writer.published, 'published() counts every publish');
+  assert.equal(stats.dropped('oversize'), writer.oversize, 'dropped(oversize) counts every oversize frame');
   assert.ok(writer.oversize > 0, 'the writer tried some oversize frames');
   assert.equal(ring.latestSeq(), writer.lastSeq);
 

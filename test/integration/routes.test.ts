@@ -5,8 +5,8 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { request } from './helpers/mjpeg-client.js';
-import { createTestServer, type TestServer } from './helpers/server.js';
+import { fetchOnce } from '../helpers/http.js';
+import { createTestServer, type TestServer } from '../helpers/server.js';
 
 describe('routes', () => {
   let ts: TestServer;
@@ -16,17 +16,17 @@ describe('routes', () => {
   after(() => ts?.close());
 
   test('GET / returns the HTML page with an <img> of /video_feed', { timeout: 5000 }, async () => {
-    const res = await request(ts.port, 'GET', '/');
+    const res = await fetchOnce(ts.port, '/');
     assert.equal(res.status, 200);
     assert.match(String(res.headers['content-type']), /^text\/html\b/);
     assert.equal(res.headers['x-content-type-options'], 'nosniff');
-    assert.match(res.body, /^<!doctype html>/i);
-    assert.match(res.body, /<img\b[^>]*\bsrc="\/video_feed"/);
+    assert.match(res.text, /^<!doctype html>/i);
+    assert.match(res.text, /<img\b[^>]*\bsrc="\/video_feed"/);
   });
 
   for (const path of ['/nope', '/video_feed/extra', '/cameras', '/video_feed.mjpg']) {
     test(`GET ${path} is 404`, { timeout: 5000 }, async () => {
-      const res = await request(ts.port, 'GET', path);
+      const res = await fetchOnce(ts.port, path);
       assert.equal(res.status, 404);
       assert.equal(res.headers['x-content-type-options'], 'nosniff');
     });
@@ -35,7 +35,7 @@ describe('routes', () => {
   for (const path of ['/', '/video_feed']) {
     for (const method of ['POST', 'PUT', 'DELETE']) {
       test(`${method} ${path} is 405 with Allow: GET, HEAD`, { timeout: 5000 }, async () => {
-        const res = await request(ts.port, method, path, { body: method === 'DELETE' ? undefined : 'x=1' });
+        const res = await fetchOnce(ts.port, path, { method, ...(method === 'DELETE' ? {} : { body: 'x=1' }) });
         assert.equal(res.status, 405);
         assert.equal(res.headers.allow, 'GET, HEAD');
         assert.equal(res.headers['x-content-type-options'], 'nosniff');
@@ -45,7 +45,7 @@ describe('routes', () => {
 
   test('none of those requests started capture', { timeout: 5000 }, () => {
     assert.equal(ts.camera.feed.subscriberCount, 0);
-    assert.equal(ts.camera.ring.published(), 0);
+    assert.equal(ts.camera.stats.published(), 0);
     assert.equal(ts.camera.state, 'idle');
   });
 });

@@ -21,11 +21,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import tls from 'node:tls';
-import { CLI, runCli } from './helpers/cli-process.js';
-import { serveMjpeg, TestSource } from './helpers/http-source.js';
-import { basic, fetchOnce, FRONT_ENDS, json, loadEmulatedImages, rawRequest, selfSignedCertificate } from './helpers/http-surface.js';
-import { MjpegClient } from './helpers/mjpeg-client.js';
-import { startTestServer } from './helpers/server.js';
+import { CLI, runCli, startTestServer } from '../helpers/server.js';
+import { MjpegClient } from '../helpers/mjpeg-client.js';
+import { basic, fetchOnce, FRONT_ENDS, json, rawRequest } from '../helpers/http.js';
+import { loadEmulatedImages } from '../helpers/jpeg.js';
+import { selfSignedCertificate } from '../helpers/tls.js';
+import { serveMjpeg, TestSource } from '../helpers/http-source.js';
 
 const CHALLENGE = 'Basic realm="framering", charset="UTF-8"';
 
@@ -167,7 +168,7 @@ for (const http of FRONT_ENDS) {
       }
       assert.deepEqual(refusedWith, [], 'answered without credentials');
       assert.equal(ts.server.frontEnd.viewers.size, 0);
-      assert.equal(ts.camera.ring.published(), 0, 'a refused request started capture');
+      assert.equal(ts.camera.stats.published(), 0, 'a refused request started capture');
 
       // The same requests with the right credentials get their real answers, so the 401s above
       // were the credentials' doing.

@@ -5,8 +5,9 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FRONT_ENDS, fetchOnce, json, parsePrometheus, sampleValue } from './helpers/http-surface.js';
-import { createJpegFolder, startTestServer } from './helpers/server.js';
+import { startTestServer } from '../helpers/server.js';
+import { fetchOnce, FRONT_ENDS, json, parsePrometheus, sampleValue } from '../helpers/http.js';
+import { createJpegFolder } from '../helpers/jpeg.js';
 
 for (const http of FRONT_ENDS) {
   describe(`slow clients (${http})`, { timeout: 60_000 }, () => {

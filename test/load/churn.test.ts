@@ -11,11 +11,12 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
-import { startCli } from './helpers/cli-process.js';
-import { FRONT_ENDS, fetchOnce, json } from './helpers/http-surface.js';
-import { mb, openFds, rssBytes } from './helpers/proc-stats.js';
-import { createJpegFolder, sleep } from './helpers/server.js';
-import { WatchedViewer } from './helpers/watched-viewer.js';
+import { startCli } from '../helpers/server.js';
+import { fetchOnce, FRONT_ENDS, json } from '../helpers/http.js';
+import { createJpegFolder } from '../helpers/jpeg.js';
+import { sleep } from '../helpers/wait.js';
+import { mb, openFds, rssBytes } from '../helpers/proc.js';
+import { WatchedViewer } from '../helpers/watched-viewer.js';
 
 const CYCLES = 20_000;
 /**

@@ -14,13 +14,14 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
-import { CLI } from './helpers/cli-process.js';
-import { FRONT_ENDS, fetchOnce, json } from './helpers/http-surface.js';
-import { MjpegClient } from './helpers/mjpeg-client.js';
-import { cpuShare, fdLimit, openFds } from './helpers/proc-stats.js';
-import { hasCommand, missing } from './helpers/requirements.js';
-import { createJpegFolder, sleep } from './helpers/server.js';
-import { WatchedViewer } from './helpers/watched-viewer.js';
+import { CLI } from '../helpers/server.js';
+import { MjpegClient } from '../helpers/mjpeg-client.js';
+import { fetchOnce, FRONT_ENDS, json } from '../helpers/http.js';
+import { createJpegFolder } from '../helpers/jpeg.js';
+import { sleep } from '../helpers/wait.js';
+import { cpuShare, fdLimit, openFds } from '../helpers/proc.js';
+import { hasCommand, missing } from '../helpers/requirements.js';
+import { WatchedViewer } from '../helpers/watched-viewer.js';
 
 /** The server's descriptor limit: enough to start (about 25 are open at rest), little enough to exhaust. */
 const NOFILE = 128;
@@ -120,7 +121,9 @@ for (const http of FRONT_ENDS) {
       watched.resetGaps();
 
       const holders = Array.from({ length: EXTRA }, () => holder(server.port));
-      t.after(() => holders.forEach((h) => h.socket.destroy()));
+      t.after(() => {
+        for (const h of holders) h.socket.destroy();
+      });
       const outcomes = await Promise.all(holders.map((h) => within(h.outcome, OUTCOME_MS)));
       const answered = outcomes.filter((o) => o === 'response').length;
       const closed = outcomes.filter((o) => o === 'closed').length;

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { startCli } from './helpers/cli-process.js';
-import { EMULATED_ASSETS } from './helpers/server.js';
+import { startCli } from '../helpers/server.js';
+import { EMULATED_ASSETS } from '../helpers/paths.js';
 
 const VIEWERS = 1000;
 

@@ -17,8 +17,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { hasCommand, missing } from './helpers/requirements.js';
-import { REPO_ROOT } from './helpers/server.js';
+import { REPO_ROOT } from '../helpers/paths.js';
+import { hasCommand, missing } from '../helpers/requirements.js';
 
 const SOAK = fileURLToPath(new URL('dist/benchmarks/soak.js', REPO_ROOT));
 const DURATION_S = 60;
@@ -168,7 +168,7 @@ describe('soak run (60 s)', { timeout: 150_000 }, () => {
     const rows = parseCsv(csv!);
     // A row at the start (before any load), then one per interval up to the duration.
     assert.equal(rows.length, DURATION_S / INTERVAL_S + 1, `${rows.length} samples`);
-    rows.forEach((r, i) => i > 0 && assert.ok(r.elapsed_s! > rows[i - 1]!.elapsed_s!, 'samples in time order'));
+    for (const [i, r] of rows.entries()) if (i > 0) assert.ok(r.elapsed_s! > rows[i - 1]!.elapsed_s!, 'samples in time order');
     const steady = rows.filter((r) => r.elapsed_s! >= report.steady_from_s);
     assert.ok(steady.length >= 8, `${steady.length} samples after the warm-up`);
 

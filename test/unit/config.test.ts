@@ -2,8 +2,9 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULTS, parseConfig, type Config } from '../src/app/config.js';
-import { ConfigError } from '../src/core/errors.js';
+import { parseConfig, type Config } from '../../src/app/config.js';
+import { OPTIONS } from '../../src/app/options.js';
+import { ConfigError } from '../../src/core/errors.js';
 
 function config(argv: string[], env: NodeJS.ProcessEnv = {}): Config {
   const r = parseConfig(argv, env);
@@ -16,9 +17,10 @@ describe('parseConfig', () => {
     const c = config([]);
     assert.equal(c.port, 5000);
     assert.equal(c.camera, 'emulated');
-    assert.equal(c.idleTimeout, 10);
+    assert.equal(c.idleTimeoutMs, 10_000);
     assert.equal(c.ringSlots, 8);
-    assert.equal(c.maxFrameBytes, DEFAULTS.maxFrameBytes);
+    assert.equal(c.maxFrameBytes, OPTIONS['max-frame-bytes'].default);
+    assert.equal(c.maxFrameBytes, 2 * 1024 * 1024);
     assert.ok(c.maxFrameBytes >= 1024 * 1024, 'room for a 1080p JPEG');
     assert.equal(c.fps, undefined);
     assert.equal(c.source, undefined);
@@ -40,9 +42,18 @@ describe('parseConfig', () => {
   it('parses sizes with K/M/G suffixes and fractional seconds', () => {
     const c = config(['--max-frame-bytes', '4M', '--idle-timeout', '0.25']);
     assert.equal(c.maxFrameBytes, 4 * 1024 * 1024);
-    assert.equal(c.idleTimeout, 0.25);
+    assert.equal(c.idleTimeoutMs, 250, 'seconds given, milliseconds kept');
     assert.equal(config(['--max-frame-bytes', '512k']).maxFrameBytes, 512 * 1024);
     assert.equal(config(['--max-frame-bytes', '65536']).maxFrameBytes, 65536);
+  });
+
+  it('durations are given in seconds and kept in milliseconds', () => {
+    const c = config(['--slow-client-timeout', '2.5', '--no-signal-after', '0'], { FRAMERING_IDLE_TIMEOUT: '3' });
+    assert.equal(c.slowClientTimeoutMs, 2500);
+    assert.equal(c.noSignalAfterMs, 0);
+    assert.equal(c.idleTimeoutMs, 3000);
+    const d = config([]);
+    assert.deepEqual([d.slowClientTimeoutMs, d.noSignalAfterMs], [30_000, 5000]);
   });
 
   it('the result is frozen', () => {

@@ -5,9 +5,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { createDriver, validate } from '../src/drivers/files.js';
-import { UNSET_DRIVER_OPTIONS } from '../src/drivers/types.js';
-import { ConfigError } from '../src/core/errors.js';
+import { createDriver, validate } from '../../src/drivers/files.js';
+import { UNSET_DRIVER_OPTIONS } from '../../src/drivers/types.js';
+import { ConfigError } from '../../src/core/errors.js';
 
 /** A minimal byte sequence the driver accepts as a whole JPEG, tagged so frames can be told apart. */
 const jpeg = (tag: string): Buffer => Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.from(tag), Buffer.from([0xff, 0xd9])]);

@@ -5,9 +5,9 @@
 
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { UnavailableError } from '../src/core/errors.js';
-import { createLogger } from '../src/core/log.js';
-import { chooseFrontEnd } from '../src/app/main.js';
+import { UnavailableError } from '../../src/core/errors.js';
+import { createLogger } from '../../src/core/log.js';
+import { chooseFrontEnd } from '../../src/app/front-end-choice.js';
 
 const unavailable = (): never => {
   throw new UnavailableError('uWebSockets.js has no usable native binary for Node.js ABI 127 on linux-x64');

@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { JpegStreamSplitter } from '../src/drivers/mjpeg/jpeg-splitter.js';
+import { JpegStreamSplitter } from '../../src/drivers/mjpeg/jpeg-splitter.js';
 
-const assets = new URL('../../assets/emulated/', import.meta.url);
+const assets = new URL('../../../assets/emulated/', import.meta.url);
 const images = ['1.jpg', '2.jpg', '3.jpg'].map((n) => readFileSync(new URL(n, assets)));
 
 /** Puts an APP1 segment holding a whole "thumbnail" JPEG (its own FF D8 ... FF D9) after SOI. */
@@ -44,7 +44,7 @@ describe('JpegStreamSplitter', () => {
       for (const seed of [1, 2, 3]) {
         const { frames, splitter } = split(stream, max, seed);
         assert.equal(frames.length, expected.length);
-        frames.forEach((f, i) => assert.ok(f.equals(expected[i]!), `frame ${i} differs (chunks up to ${max}, seed ${seed})`));
+        for (const [i, f] of frames.entries()) assert.ok(f.equals(expected[i]!), `frame ${i} differs (chunks up to ${max}, seed ${seed})`);
         assert.equal(splitter.stats.corrupt, 0);
         assert.equal(splitter.stats.skippedBytes, 9);
       }

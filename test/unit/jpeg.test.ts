@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { it } from 'node:test';
-import { isCompleteJpeg, jpegDimensions } from '../src/core/jpeg.js';
+import { isCompleteJpeg, jpegDimensions } from '../../src/core/jpeg.js';
 
-const one = readFileSync(new URL('../../assets/emulated/1.jpg', import.meta.url));
+const one = readFileSync(new URL('../../../assets/emulated/1.jpg', import.meta.url));
 
 it('isCompleteJpeg wants SOI at the start and EOI at the end', () => {
   assert.equal(isCompleteJpeg(one), true);

@@ -14,9 +14,9 @@ import {
   MultipartParser,
   type DropReason,
   type PartHeaders,
-} from '../src/drivers/mjpeg/multipart-parser.js';
+} from '../../src/drivers/mjpeg/multipart-parser.js';
 
-const ASSETS = new URL('../../assets/emulated/', import.meta.url);
+const ASSETS = new URL('../../../assets/emulated/', import.meta.url);
 const JPEGS = ['1.jpg', '2.jpg', '3.jpg'].map((n) => readFileSync(new URL(n, ASSETS)));
 const [J1, J2, J3] = JPEGS as [Buffer, Buffer, Buffer];
 
@@ -94,12 +94,11 @@ function assertParses(boundary: string | undefined, stream: Buffer, expected: re
       expected.length,
       `${how}: ${r.frames.length} frames, expected ${expected.length} (drops: ${r.drops.map((d) => d.detail).join('; ')})`,
     );
-    r.frames.forEach((f, i) =>
+    for (const [i, f] of r.frames.entries())
       assert.ok(
         f.equals(expected[i]!),
         `${how}: frame ${i} (${f.length} bytes) differs from the expected ${expected[i]!.length}-byte JPEG`,
-      ),
-    );
+      );
     assert.equal(r.parser.stats.corrupt, corrupt, `${how}: corrupt count (drops: ${r.drops.map((d) => d.detail).join('; ')})`);
     assert.equal(r.drops.length, corrupt, `${how}: onDrop calls`);
     last = r;

@@ -304,6 +304,7 @@ test('capture times survive to the microsecond, including past 2038 and the last
 // of carrying into the next second.
 test('a capture time in the last half microsecond of a second rounds up into the next second', () => {
   const ring = FrameRing.create({ slots: 2, slotBytes: 1024 });
+  // biome-ignore lint/correctness/noPrecisionLoss: the double nearest this literal (…999.99963) is the point: a time in the last half microsecond of a second
   const t = 1_700_000_000_999.9996; // nearest microsecond: 1_700_000_001_000.000
   ring.publish(frame(1, 10), t);
   const got = ring.readJpeg();
@@ -681,10 +682,7 @@ test('RingStats: drops by reason and the source info are shared through the buff
   const reader = new RingStats(ring.buffer);
   writer.countDrop('encoder-busy');
   writer.countDrop('corrupt', 3);
-  assert.deepEqual(
-    [reader.dropped('oversize'), reader.dropped('encoder-busy'), reader.dropped('corrupt')],
-    [0, 1, 3],
-  );
+  assert.deepEqual([reader.dropped('oversize'), reader.dropped('encoder-busy'), reader.dropped('corrupt')], [0, 1, 3]);
   writer.setSourceInfo(29.97, 640, 480);
   assert.deepEqual(reader.sourceInfo(), { fps: 29.97, width: 640, height: 480 });
 });

@@ -5,8 +5,8 @@
 
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { UnavailableError } from '../src/core/errors.js';
-import { loadUws } from '../src/server/uws/binary.js';
+import { UnavailableError } from '../../src/core/errors.js';
+import { loadUws } from '../../src/server/uws/binary.js';
 
 it('loads the native binary on this Node.js', () => {
   const uws = loadUws();
