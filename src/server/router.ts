@@ -70,6 +70,10 @@ const streamHeaders: Headers = [
   ['Content-Type', STREAM_CONTENT_TYPE],
   ['Cache-Control', NO_STORE],
   ['Pragma', 'no-cache'],
+  // nginx buffers a proxied response by default, which holds every part back until the next one
+  // arrives (one frame interval late; a second for a 1 fps camera). This turns that off for
+  // streams without any nginx setting; other proxies ignore it.
+  ['X-Accel-Buffering', 'no'],
 ];
 
 export class Router {

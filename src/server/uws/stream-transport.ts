@@ -2,24 +2,23 @@
  * The uWebSockets.js transport of one MJPEG viewer: the bytes half of the per-frame, per-client
  * hot path (the policy half is Viewer).
  *
- * The response is written with `tryEnd` against a practically infinite Content-Length rather
- * than with `write`:
- * - `write` copies whatever the socket does not take at once into uWS's own buffer, and once an
- *   onWritable handler is registered uWS no longer drains that buffer by itself: it waits for
- *   the handler to write more. With nothing newer to send, the tail of a frame would sit there
- *   until the next frame arrives, showing every frame one interval late under backpressure.
- * - `tryEnd` sends what the socket takes and keeps nothing; this class keeps the part buffer it
- *   was sending (one shared buffer, no copy) and resumes from `getWriteOffset()` in onWritable.
- *   It also avoids chunked encoding's per-write framing.
- * Browsers and HTTP clients read a multipart/x-mixed-replace body with a Content-Length as they
- * do a chunked or close-delimited one; the length is simply never reached.
+ * Framing. The body is chunked (uWS's `write`), which every client reads: browsers, players,
+ * python-requests' `iter_content`, urllib, wget. (A never-reached Content-Length, written with
+ * `tryEnd`, costs one syscall less per frame, but Firefox shows a blank tab for /video_feed,
+ * requests and urllib try to allocate the declared length and fail, and wget prints 8.0P.)
+ *
+ * Backpressure. `write` copies what the socket does not take at once into uWS's own buffer and
+ * returns false; the part is then in flight until that buffer is empty. Once an onWritable
+ * handler is registered, uWS no longer drains its buffer by itself: each writable event must
+ * write something, and whatever it writes first pushes out the buffered tail. So each writable
+ * event writes a few bytes of a header line the next part will carry, `X-Wait: 1111...` (the
+ * first event opens the line, later ones lengthen it, and a long line is closed and another
+ * opened); the next part then starts by closing the line. Clients see one extra header they
+ * ignore, the tail never waits for the next frame, and `drained()` fires the moment it is out.
  */
 
 import type { HttpResponse } from '@trufflesuite/uws-js-unofficial';
 import type { StreamTransport } from '../../stream/viewer.js';
-
-/** Declared Content-Length of a stream: never reached (2^53 - 1 bytes is 9 PB). */
-export const STREAM_LENGTH = Number.MAX_SAFE_INTEGER;
 
 /**
  * How often a stream whose part is stuck in flight re-arms uWS's own HTTP timeout, ms.
@@ -36,31 +35,32 @@ export const STREAM_LENGTH = Number.MAX_SAFE_INTEGER;
  */
 const UWS_TIMEOUT_REARM_MS = 3000;
 
+/** The header line the next part carries while a slow socket drains (clients ignore it). */
+const WAIT_OPEN = Buffer.from('X-Wait: 1', 'latin1');
+const WAIT_MORE = Buffer.from('1', 'latin1');
+const WAIT_NEXT = Buffer.from('\r\nX-Wait: 1', 'latin1');
+const CRLF = Buffer.from('\r\n', 'latin1');
+/** Longest X-Wait line, bytes: well below every parser's limit on a header line. */
+const WAIT_LINE_MAX = 200;
+
 export class UwsStreamTransport implements StreamTransport {
-  /**
-   * Body bytes handed to uWS so far (what getWriteOffset() would say), tracked here rather than
-   * asked of uWS before every write: one native call less per frame per viewer.
-   */
-  private offset = 0;
-  /** The part still being sent, and the body offset at which it started. */
-  private inflight: Buffer | null = null;
-  private inflightStart = 0;
   private open = true;
+  /** uWS holds the unsent tail of the last write: the part is still in flight. */
+  private backlogged = false;
+  /** Bytes of the open X-Wait line, 0 if none is open. */
+  private waitLine = 0;
   /** Runs while a part is stuck in flight: see UWS_TIMEOUT_REARM_MS. */
   private rearmTimer: NodeJS.Timeout | null = null;
   /** The part `corkedSend` writes: a field, so the cork callback is one bound function rather than a closure per frame. */
   private pending: Buffer | null = null;
   private sentAll = false;
   private readonly corkedSend = (): void => {
-    const part = this.pending!;
-    this.sentAll = this.res.tryEnd(part, STREAM_LENGTH)[0];
-    if (this.sentAll) {
-      this.offset += part.length;
-    } else {
-      this.inflight = part;
-      this.inflightStart = this.offset;
-      this.rearmTimer ??= setInterval(this.rearmUwsTimeout, UWS_TIMEOUT_REARM_MS).unref();
+    if (this.waitLine > 0) {
+      this.res.write(CRLF); // closes the X-Wait line the slow socket's drain left open
+      this.waitLine = 0;
     }
+    this.sentAll = this.res.write(this.pending!);
+    if (!this.sentAll) this.stuck();
   };
 
   /**
@@ -74,7 +74,7 @@ export class UwsStreamTransport implements StreamTransport {
   ) {
     // Registered before anything can yield to the event loop (uWS requires it).
     res.onAborted(() => this.gone());
-    res.onWritable((offset) => this.writable(offset));
+    res.onWritable(() => this.writable());
   }
 
   /** Writes the status line, headers and the stream preamble; call inside the request handler. */
@@ -102,20 +102,28 @@ export class UwsStreamTransport implements StreamTransport {
     this.gone();
   }
 
-  /** uWS: the socket can take more. Returns whether everything pending was written. */
-  private writable(offset: number): boolean {
-    const part = this.inflight;
-    if (!this.open || part === null) return true;
-    if (!this.res.tryEnd(part.subarray(offset - this.inflightStart), STREAM_LENGTH)[0]) return false;
-    this.inflight = null;
+  /** uWS: the socket can take more. Returns whether everything written so far is out. */
+  private writable(): boolean {
+    if (!this.open || !this.backlogged) return true;
+    // Something must be written for uWS to push its buffered tail (see the top of this file).
+    let filler = WAIT_MORE;
+    if (this.waitLine === 0) filler = WAIT_OPEN;
+    else if (this.waitLine >= WAIT_LINE_MAX) filler = WAIT_NEXT;
+    this.waitLine = filler === WAIT_MORE ? this.waitLine + 1 : WAIT_OPEN.length;
+    if (!this.res.write(filler)) return false;
+    this.backlogged = false;
     this.stopRearming();
-    this.offset = this.inflightStart + part.length;
     this.onDrained(); // may send the next frame at once (we are inside a corked uWS callback)
-    return this.inflight === null;
+    return !this.backlogged;
+  }
+
+  private stuck(): void {
+    this.backlogged = true;
+    this.rearmTimer ??= setInterval(this.rearmUwsTimeout, UWS_TIMEOUT_REARM_MS).unref();
   }
 
   private readonly rearmUwsTimeout = (): void => {
-    if (!this.open || this.inflight === null) {
+    if (!this.open || !this.backlogged) {
       this.stopRearming();
       return;
     }
@@ -132,7 +140,7 @@ export class UwsStreamTransport implements StreamTransport {
   private gone(): void {
     if (!this.open) return;
     this.open = false;
-    this.inflight = null;
+    this.backlogged = false;
     this.stopRearming();
     this.onGone();
   }
