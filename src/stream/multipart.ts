@@ -20,8 +20,6 @@ export const STREAM_CONTENT_TYPE = `multipart/x-mixed-replace; boundary=${BOUNDA
 /** Written once at the start of every stream body. */
 export const STREAM_PREAMBLE = Buffer.from(`--${BOUNDARY}\r\n`, 'latin1');
 const TRAILER = `\r\n--${BOUNDARY}\r\n`;
-/** The first header line of every part: parts may be written from just after it (see the uWS transport). */
-export const PART_HEAD_START = Buffer.from('Content-Type: image/jpeg\r\n', 'latin1');
 
 /** A part laid out for the wire: headers + JPEG + trailing boundary. */
 export interface Part extends FrameDestination {
@@ -41,7 +39,7 @@ export function formatTimestamp(captureTime: number): string {
  * caller copies the JPEG in at `jpegOffset`.
  */
 export function allocatePart(jpegLength: number, captureTime: number): Part {
-  const head = `${PART_HEAD_START.toString('latin1')}Content-Length: ${jpegLength}\r\nX-Timestamp: ${formatTimestamp(captureTime)}\r\n\r\n`;
+  const head = `Content-Type: image/jpeg\r\nContent-Length: ${jpegLength}\r\nX-Timestamp: ${formatTimestamp(captureTime)}\r\n\r\n`;
   // Unpooled: parts outlive the call and are larger than Buffer's pool threshold anyway.
   const bytes = Buffer.allocUnsafeSlow(head.length + jpegLength + TRAILER.length);
   bytes.write(head, 0, 'latin1');
