@@ -11,7 +11,7 @@ export interface HttpExtras {
 }
 
 export function httpSettings(config: Config, extras: HttpExtras): HttpSettings {
-  const { host, port, auth, corsOrigin, maxClients, slowClientTimeoutMs, tlsCert, tlsKey } = config;
+  const { host, port, auth, corsOrigin, maxClients, slowClientTimeoutMs, sendQueueBytes, tlsCert, tlsKey } = config;
   return Object.freeze({
     host,
     port,
@@ -20,6 +20,7 @@ export function httpSettings(config: Config, extras: HttpExtras): HttpSettings {
     corsOrigin,
     maxClients,
     slowClientTimeoutMs,
+    sendQueueBytes,
     snapshotTimeoutMs: extras.snapshotTimeoutMs ?? SNAPSHOT_TIMEOUT_MS,
     version: extras.version,
   } satisfies HttpSettings);

@@ -55,6 +55,9 @@ function option<const K extends string, T>(spec: OptionSpec<K, T>): OptionSpec<K
 
 // A 1920x1080 JPEG at quality 95 with a busy scene is about 1 MB; leave headroom.
 const MAX_FRAME_BYTES = 2 * 1024 * 1024;
+// A few frames of a 640x480 stream, a frame of 1080p: less costs extra wake-ups per frame on fast links, more
+// makes a slow viewer's picture older (about this many bytes / link rate).
+const SEND_QUEUE_BYTES = 128 * 1024;
 
 export const OPTIONS = Object.freeze({
   port: option({
@@ -271,6 +274,19 @@ export const OPTIONS = Object.freeze({
       default: '`30`',
       meaning:
         'disconnect a viewer whose frame has been in flight this long (it stopped reading); counted in `/status` and `/metrics`; `0` = never',
+    },
+  }),
+  'send-queue': option({
+    key: 'sendQueueBytes',
+    env: 'FRAMERING_SEND_QUEUE',
+    valueName: 'SIZE',
+    parse: byteSize(0, 64 * 1024 * 1024),
+    default: SEND_QUEUE_BYTES,
+    help: `most bytes the kernel queues unsent per viewer, so viewers on slow links get fresh frames, not old ones (default ${SEND_QUEUE_BYTES / 1024}K; 0 = the kernel's default)`,
+    doc: {
+      default: `\`${SEND_QUEUE_BYTES / 1024}K\``,
+      meaning:
+        "most bytes the kernel queues unsent per viewer (TCP_NOTSENT_LOWAT): a viewer on a link slower than the stream skips to the newest frame instead of receiving seconds-old ones; `0` = the kernel's default (megabytes)",
     },
   }),
   'no-signal-after': option({

@@ -26,6 +26,8 @@ export interface HttpSettings {
   readonly maxClients: number;
   /** A viewer whose frame stays in flight this long is disconnected, ms; 0 = never. */
   readonly slowClientTimeoutMs: number;
+  /** Most unsent bytes the kernel queues per viewer (TCP_NOTSENT_LOWAT); 0 = the kernel's default. */
+  readonly sendQueueBytes: number;
   /** How long /snapshot waits for a fresh frame from an idle camera, ms. */
   readonly snapshotTimeoutMs: number;
   /** framering's version, for /status. */

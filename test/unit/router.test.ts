@@ -31,6 +31,7 @@ function settings(extra: Partial<HttpSettings> = {}): HttpSettings {
     corsOrigin: undefined,
     maxClients: 0,
     slowClientTimeoutMs: 10_000,
+    sendQueueBytes: 0,
     snapshotTimeoutMs: 1,
     version: '0.0.0-test',
     ...extra,

@@ -12,6 +12,7 @@ import type { Duplex } from 'node:stream';
 import { STREAM_PREAMBLE } from '../../stream/multipart.js';
 import type { FrontEnd, FrontEndOptions } from '../front-end.js';
 import type { Headers, PlainResponse } from '../router.js';
+import { limitSendQueue } from '../send-queue.js';
 import { Viewer, type StreamTransport } from '../../stream/viewer.js';
 
 function headerObject(headers: Headers): Record<string, string> {
@@ -196,6 +197,9 @@ export async function startNodeFrontEnd(options: FrontEndOptions): Promise<Front
   // An error after listening (an accept() failure libuv does not absorb) is logged, never thrown:
   // without a listener, an 'error' event would end the process and every stream with it.
   server.on('error', (err: NodeJS.ErrnoException) => log.error(`HTTP server: ${err.code ?? err.message}`));
+  // Connections inherit the listening socket's limit on unsent bytes (send-queue.ts).
+  const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (fd !== undefined && fd >= 0) limitSendQueue([fd], settings.sendQueueBytes, log);
   const port = (server.address() as AddressInfo).port;
   log.info(`node:http front end listening on ${settings.tls ? 'https' : 'http'}://${settings.host}:${port}/`);
 

@@ -5,11 +5,15 @@
 
 import type { HttpRequest, HttpResponse, us_listen_socket } from '@trufflesuite/uws-js-unofficial';
 import { STREAM_PREAMBLE } from '../../stream/multipart.js';
+import { limitSendQueue } from '../send-queue.js';
 import { guardDescriptorHeadroom } from './fd-headroom.js';
+import { listeningFds } from './listen-fds.js';
 import type { FrontEnd, FrontEndOptions } from '../front-end.js';
 import { statusLine, type PlainResponse } from '../router.js';
 import { loadUws } from './binary.js';
-import { UwsStreamTransport } from './stream-transport.js';
+import { ChunkedTransport } from './chunked-transport.js';
+import { LengthTransport } from './length-transport.js';
+import type { UwsTransport } from './stream-transport.js';
 import { Viewer } from '../../stream/viewer.js';
 
 function writePlain(res: HttpResponse, r: PlainResponse, head: boolean): void {
@@ -62,7 +66,9 @@ export async function startUwsFrontEnd(options: FrontEndOptions): Promise<FrontE
       }
       case 'stream': {
         const remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString('latin1');
-        const transport: UwsStreamTransport = new UwsStreamTransport(
+        // A browser's <img> reads a length-framed body; everything else gets chunks (stream-transport.ts).
+        const Transport = req.getHeader('sec-fetch-dest') === 'image' ? LengthTransport : ChunkedTransport;
+        const transport: UwsTransport = new Transport(
           res,
           () => viewer.drained(),
           () => viewer.finish(),
@@ -112,6 +118,8 @@ export async function startUwsFrontEnd(options: FrontEndOptions): Promise<FrontE
   if (!listenSocket) throw new Error(`cannot listen on ${settings.host}:${options.port} (address in use or not available)`);
   const port = uws.us_socket_local_port(listenSocket as never);
   log.info(`uWebSockets.js front end listening on ${settings.tls ? 'https' : 'http'}://${settings.host}:${port}/`);
+  // Before the first accept: connections inherit the listening socket's limit (send-queue.ts).
+  limitSendQueue(listeningFds(port), settings.sendQueueBytes, log);
   // uSockets spins on accept() at the descriptor limit: stop listening before it (fd-headroom.ts).
   const headroom = guardDescriptorHeadroom(
     {
@@ -121,6 +129,7 @@ export async function startUwsFrontEnd(options: FrontEndOptions): Promise<FrontE
       },
       start() {
         listenSocket = listen(port, exclusive ? LIBUS_LISTEN_EXCLUSIVE_PORT : LIBUS_LISTEN_DEFAULT);
+        if (listenSocket !== null) limitSendQueue(listeningFds(port), settings.sendQueueBytes, log);
         return listenSocket !== null;
       },
     },

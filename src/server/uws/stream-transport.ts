@@ -1,100 +1,64 @@
 /**
- * The uWebSockets.js transport of one MJPEG viewer: the bytes half of the per-frame, per-client
- * hot path (the policy half is Viewer).
+ * The uWebSockets.js transports of MJPEG viewers: the bytes half of the per-frame, per-client hot
+ * path (the policy half is Viewer). Two body framings, chosen per request by the front end:
  *
- * Framing. The body is chunked (uWS's `write`), which every client reads: browsers, players,
- * python-requests' `iter_content`, urllib, wget. (A never-reached Content-Length, written with
- * `tryEnd`, costs one syscall less per frame, but Firefox shows a blank tab for /video_feed,
- * requests and urllib try to allocate the declared length and fail, and wget prints 8.0P.)
+ * - length (length-transport.ts): a Content-Length that is never reached, written with `tryEnd`.
+ *   One syscall per frame, and a slow socket's tail is resumed from the shared part buffer
+ *   without a copy. Browsers' <img> elements read it (the request says `Sec-Fetch-Dest: image`),
+ *   and those are the viewers that come by the hundred.
+ * - chunked (chunked-transport.ts): what every other client reads. Firefox shows a blank tab for
+ *   a length-framed /video_feed, python-requests' `iter_content` and urllib try to allocate the
+ *   declared length and fail, and wget prints "8.0P".
  *
- * Backpressure. `write` copies what the socket does not take at once into uWS's own buffer and
- * returns false; the part is then in flight until that buffer is empty. Once an onWritable
- * handler is registered, uWS no longer drains its buffer by itself: each writable event must
- * write something, and whatever it writes first pushes out the buffered tail. So each writable
- * event writes a few bytes of a header line the next part will carry, `X-Wait: 1111...` (the
- * first event opens the line, later ones lengthen it, and a long line is closed and another
- * opened); the next part then starts by closing the line. Clients see one extra header they
- * ignore, the tail never waits for the next frame, and `drained()` fires the moment it is out.
+ * Both leave the slow-client policy to Viewer; this base class keeps uWS from enforcing its own.
  */
 
 import type { HttpResponse } from '@trufflesuite/uws-js-unofficial';
 import type { StreamTransport } from '../../stream/viewer.js';
+
+export type Framing = 'length' | 'chunked';
 
 /**
  * How often a stream whose part is stuck in flight re-arms uWS's own HTTP timeout, ms.
  *
  * uWS arms a fixed 10 s timeout on an HTTP socket whenever a write falls short and closes the
  * socket when it expires, unless a writable event comes first. A viewer that stopped reading
- * gets no writable event: Linux reports one only once the send buffer (up to 4 MB on loopback)
- * has drained by a third, minutes at a slow reader's pace. So uWS closed such viewers after
- * about 10 s, whatever --slow-client-timeout said (30 s by default; 0, never), and they were
- * not counted as slow disconnects. The slow-client policy belongs to Viewer, on both front ends:
- * while a part is stuck, `pause()` then `resume()` re-arms the timer from now (pause sets it to
- * 0, resume to 10 s) and leaves the socket polled as before. uSockets checks timeouts in 4 s
- * ticks, so a 10 s timeout can fire 8 s after it was set: every 3 s is always in time.
+ * gets no writable event: Linux reports one only once the send buffer has drained by a third,
+ * minutes at a slow reader's pace. So uWS closed such viewers after about 10 s, whatever
+ * --slow-client-timeout said (30 s by default; 0, never), and they were not counted as slow
+ * disconnects. The slow-client policy belongs to Viewer, on both front ends: while a part is
+ * stuck, `pause()` then `resume()` re-arms the timer from now (pause sets it to 0, resume to
+ * 10 s) and leaves the socket polled as before. uSockets checks timeouts in 4 s ticks, so a 10 s
+ * timeout can fire 8 s after it was set: every 3 s is always in time.
  */
 const UWS_TIMEOUT_REARM_MS = 3000;
 
-/** The header line the next part carries while a slow socket drains (clients ignore it). */
-const WAIT_OPEN = Buffer.from('X-Wait: 1', 'latin1');
-const WAIT_MORE = Buffer.from('1', 'latin1');
-const WAIT_NEXT = Buffer.from('\r\nX-Wait: 1', 'latin1');
-const CRLF = Buffer.from('\r\n', 'latin1');
-/** Longest X-Wait line, bytes: well below every parser's limit on a header line. */
-const WAIT_LINE_MAX = 200;
-
-export class UwsStreamTransport implements StreamTransport {
-  private open = true;
-  /** uWS holds the unsent tail of the last write: the part is still in flight. */
-  private backlogged = false;
-  /** Bytes of the open X-Wait line, 0 if none is open. */
-  private waitLine = 0;
+export abstract class UwsTransport implements StreamTransport {
+  protected open = true;
   /** Runs while a part is stuck in flight: see UWS_TIMEOUT_REARM_MS. */
   private rearmTimer: NodeJS.Timeout | null = null;
-  /** The part `corkedSend` writes: a field, so the cork callback is one bound function rather than a closure per frame. */
-  private pending: Buffer | null = null;
-  private sentAll = false;
-  private readonly corkedSend = (): void => {
-    if (this.waitLine > 0) {
-      this.res.write(CRLF); // closes the X-Wait line the slow socket's drain left open
-      this.waitLine = 0;
-    }
-    this.sentAll = this.res.write(this.pending!);
-    if (!this.sentAll) this.stuck();
-  };
 
   /**
    * @param onDrained called when a part that did not go out whole has been sent completely
    * @param onGone called once when the connection ends (client abort or close())
    */
   constructor(
-    private readonly res: HttpResponse,
-    private readonly onDrained: () => void,
+    protected readonly res: HttpResponse,
+    protected readonly onDrained: () => void,
     private readonly onGone: () => void,
   ) {
     // Registered before anything can yield to the event loop (uWS requires it).
     res.onAborted(() => this.gone());
-    res.onWritable(() => this.writable());
+    res.onWritable((offset) => this.writable(offset));
   }
 
   /** Writes the status line, headers and the stream preamble; call inside the request handler. */
-  begin(headers: readonly (readonly [string, string])[], preamble: Buffer): void {
-    this.res.writeStatus('200 OK');
-    for (const [k, v] of headers) this.res.writeHeader(k, v);
-    this.pending = preamble;
-    this.corkedSend(); // already corked: we are inside the request handler
-    this.pending = null;
-  }
-
-  send(part: Buffer): boolean {
-    if (!this.open) return true;
-    this.pending = part;
-    // Corked: outside uWS callbacks (frame feed, timers) an uncorked write costs a syscall per
-    // call and uWS warns; inside a callback cork is already on and this is a plain call.
-    this.res.cork(this.corkedSend);
-    this.pending = null;
-    return this.sentAll;
-  }
+  abstract begin(headers: readonly (readonly [string, string])[], preamble: Buffer): void;
+  abstract send(part: Buffer): boolean;
+  /** uWS: the socket can take more. Returns whether everything pending was written. */
+  protected abstract writable(offset: number): boolean;
+  /** Whether a part is still in flight. */
+  protected abstract get stuck(): boolean;
 
   close(): void {
     if (!this.open) return;
@@ -102,46 +66,30 @@ export class UwsStreamTransport implements StreamTransport {
     this.gone();
   }
 
-  /** uWS: the socket can take more. Returns whether everything written so far is out. */
-  private writable(): boolean {
-    if (!this.open || !this.backlogged) return true;
-    // Something must be written for uWS to push its buffered tail (see the top of this file).
-    let filler = WAIT_MORE;
-    if (this.waitLine === 0) filler = WAIT_OPEN;
-    else if (this.waitLine >= WAIT_LINE_MAX) filler = WAIT_NEXT;
-    this.waitLine = filler === WAIT_MORE ? this.waitLine + 1 : WAIT_OPEN.length;
-    if (!this.res.write(filler)) return false;
-    this.backlogged = false;
-    this.stopRearming();
-    this.onDrained(); // may send the next frame at once (we are inside a corked uWS callback)
-    return !this.backlogged;
-  }
-
-  private stuck(): void {
-    this.backlogged = true;
+  /** A part did not go out whole: keep uWS from timing the socket out meanwhile. */
+  protected holdTimeout(): void {
     this.rearmTimer ??= setInterval(this.rearmUwsTimeout, UWS_TIMEOUT_REARM_MS).unref();
   }
 
+  protected releaseTimeout(): void {
+    if (this.rearmTimer === null) return;
+    clearInterval(this.rearmTimer);
+    this.rearmTimer = null;
+  }
+
   private readonly rearmUwsTimeout = (): void => {
-    if (!this.open || !this.backlogged) {
-      this.stopRearming();
+    if (!this.open || !this.stuck) {
+      this.releaseTimeout();
       return;
     }
     this.res.pause();
     this.res.resume();
   };
 
-  private stopRearming(): void {
-    if (this.rearmTimer === null) return;
-    clearInterval(this.rearmTimer);
-    this.rearmTimer = null;
-  }
-
-  private gone(): void {
+  protected gone(): void {
     if (!this.open) return;
     this.open = false;
-    this.backlogged = false;
-    this.stopRearming();
+    this.releaseTimeout();
     this.onGone();
   }
 }
