@@ -7,6 +7,7 @@
  *   framering-uws   framering, files camera, uWebSockets.js front end (the default), one
  *                   HTTP thread (--http-threads 1)
  *   framering-uws-2t  the same with two HTTP threads on the port (--http-threads 2)
+ *   framering-uws-chunked  framering-uws asked as a player or a tool asks (chunked body)
  *   framering-node  framering, files camera, node:http front end (--http node)
  *   flask-gevent    the original Flask design on gevent (benchmarks/flask-gevent/app.py)
  */
@@ -24,7 +25,17 @@ const FLASK_APP = `${REPO_ROOT}benchmarks/flask-gevent/app.py`;
 const PYTHON = '/usr/bin/python3'; // Debian's, which has python3-flask and python3-gevent
 const START_TIMEOUT_MS = 15_000;
 
-export const SERVER_NAMES = ['floor', 'framering-uws', 'framering-uws-2t', 'framering-node', 'flask-gevent'] as const;
+export const SERVER_NAMES = [
+  'floor',
+  'framering-uws',
+  'framering-uws-2t',
+  'framering-uws-chunked',
+  'framering-node',
+  'flask-gevent',
+] as const;
+
+/** What a browser's <img> element sends that matters to framering (it chooses the body framing by it). */
+export const BROWSER_IMAGE_HEADERS: readonly string[] = ['Sec-Fetch-Dest: image'];
 export type ServerName = (typeof SERVER_NAMES)[number];
 
 export interface ServerSpec {
@@ -40,6 +51,11 @@ export interface ServerSpec {
   /** Why it cannot run on this machine, or undefined. */
   unavailable(): string | undefined;
   command(framesDir: string, fps: number): { file: string; args: string[] };
+  /**
+   * Request headers loadgen sends (default BROWSER_IMAGE_HEADERS: every server is asked as a
+   * browser's <img> asks, the client that comes by the hundred).
+   */
+  requestHeaders?: readonly string[];
   /** The port once the output says it listens; throws if it listens the wrong way. */
   port(stdout: string, stderr: string): number | undefined;
 }
@@ -103,6 +119,13 @@ export const SERVERS: Readonly<Record<ServerName, ServerSpec>> = Object.freeze({
     ...framering('framering-uws-2t', 'uws', 'uWebSockets.js', 2),
     onlyClients: [1000, 2000],
     onlyReason: 'a second HTTP thread matters only where one thread is busy',
+  },
+  'framering-uws-chunked': {
+    ...framering('framering-uws-chunked', 'uws', 'uWebSockets.js'),
+    description: 'framering-uws asked as a player or tool asks (no Sec-Fetch-Dest): chunked body, one write per 15 KB piece',
+    requestHeaders: [],
+    onlyClients: [1, 10, 100, 500],
+    onlyReason: 'players and tools, not hundreds of browsers, read the chunked body',
   },
   'framering-node': framering('framering-node', 'node', 'node:http'),
   'flask-gevent': {

@@ -8,7 +8,7 @@ import type { FrameSet } from '../lib/frames.js';
 import { waitForQuiet, type QuietResult } from '../lib/machine.js';
 import type { Exit } from '../lib/processes.js';
 import { runLoadgen } from '../lib/loadgen.js';
-import { startServer, type ServerSpec } from '../lib/servers.js';
+import { BROWSER_IMAGE_HEADERS, startServer, type ServerSpec } from '../lib/servers.js';
 import { round } from '../lib/stats.js';
 import { cli, type Options } from './cli.js';
 import { RESULT_SCHEMA, type RunResult } from './results.js';
@@ -40,7 +40,14 @@ async function attempt(o: Options, spec: ServerSpec, frames: FrameSet, clients: 
   let error: string | undefined;
   try {
     server = await startServer(spec, frames.dir, o.fps, attemptBudgetMs(o, clients));
-    run = await runLoadgen({ port: server.port, clients, warmup: o.warmup, duration: o.duration, serverPid: server.child.pid });
+    run = await runLoadgen({
+      port: server.port,
+      clients,
+      warmup: o.warmup,
+      duration: o.duration,
+      serverPid: server.child.pid,
+      headers: spec.requestHeaders ?? BROWSER_IMAGE_HEADERS,
+    });
     if (run.result.server && !run.result.server.alive) error = `the server died during the run:\n${server.child.stderr()}`;
   } catch (e) {
     error = (e as Error).message;

@@ -55,6 +55,8 @@ export interface LoadgenOptions {
   serverPid: number;
   /** Default /video_feed. */
   path?: string;
+  /** Extra request headers, 'Name: value' each. */
+  headers?: readonly string[];
 }
 
 export interface LoadgenRun {
@@ -80,6 +82,7 @@ export function loadgenArgs(o: LoadgenOptions): string[] {
     String(CONNECT_TIMEOUT),
     '--server-pid',
     String(o.serverPid),
+    ...(o.headers ?? []).flatMap((h) => ['--header', h]),
   ];
 }
 
