@@ -7,7 +7,7 @@
  *   buffer, and if the socket cannot take that, the new data is dropped (uncork() returns without
  *   writing or buffering it): a chunk header without its data, a torn stream. So a part is
  *   written in pieces that always fit the cork buffer, each in a cork of its own, and never from
- *   inside a uWS callback, whose cork may already hold bytes: send() only queues the part and
+ *   inside a uWS callback, whose cork may already hold bytes: there send() queues the part and
  *   writes it on the next turn of the event loop. (Writes that find the socket backlogged are
  *   appended to uWS's own buffer in order, which is correct.)
  * - Once an onWritable handler is registered, uWS no longer drains its buffer by itself: each
@@ -16,8 +16,8 @@
  *   `X-Wait: 1111...` (the first event opens the line, later ones lengthen it, a long line is
  *   closed and another opened); the next part then starts by closing the line. Clients see one
  *   extra header they ignore, and the tail never waits for the next frame.
- * This costs one syscall per 15 KB of a part, and an event-loop turn per frame, per viewer: fine
- * for the handful of players and tools that read a camera this way.
+ * This costs one syscall per 15 KB of a part per viewer: fine for the handful of players and
+ * tools that read a camera this way.
  */
 
 import { UwsTransport } from './stream-transport.js';
@@ -38,6 +38,11 @@ export class ChunkedTransport extends UwsTransport {
   private backlogged = false;
   /** Bytes of the open X-Wait line, 0 if none is open. */
   private waitLine = 0;
+  /**
+   * Set while uWS may be in a corked callback of this socket (the request handler that began
+   * the stream, until the next event-loop turn; a writable event): writes are deferred then.
+   */
+  private deferWrites = true;
   private piece: Buffer | null = null;
   private pieceOut = false;
   private readonly corkedWrite = (): void => {
@@ -48,23 +53,30 @@ export class ChunkedTransport extends UwsTransport {
     this.res.writeStatus('200 OK');
     for (const [k, v] of headers) this.res.writeHeader(k, v);
     this.res.write(preamble); // small: it stays in the request handler's cork buffer
+    setImmediate(this.allowWrites); // the handler (and its cork) has returned by then
   }
+
+  private readonly allowWrites = (): void => {
+    this.deferWrites = false;
+  };
 
   send(part: Buffer): boolean {
     if (!this.open) return true;
     this.queued = part;
-    setImmediate(this.flush);
-    return false; // in flight until flush() has written it all
+    if (!this.deferWrites) return this.flush();
+    setImmediate(this.flushDeferred);
+    return false; // in flight until flushDeferred() has written it all
   }
 
   protected get stuck(): boolean {
     return this.backlogged;
   }
 
-  private readonly flush = (): void => {
+  /** Writes the queued part; true if all of it went out (else drained() follows once it has). */
+  private readonly flush = (): boolean => {
     const part = this.queued;
     this.queued = null;
-    if (!this.open || part === null) return;
+    if (!this.open || part === null) return true;
     let out = true;
     if (this.waitLine > 0) {
       out = this.writePiece(CRLF); // closes the X-Wait line a slow socket's drain left open
@@ -73,12 +85,16 @@ export class ChunkedTransport extends UwsTransport {
     for (let at = 0; at < part.length; at += PIECE_BYTES) {
       out = this.writePiece(part.subarray(at, Math.min(part.length, at + PIECE_BYTES))) && out;
     }
-    if (out) {
-      this.onDrained();
-    } else {
+    if (!out) {
       this.backlogged = true;
       this.holdTimeout();
     }
+    return out;
+  };
+
+  /** A send() made inside a uWS callback: its caller was told the part is still in flight. */
+  private readonly flushDeferred = (): void => {
+    if (this.flush() && this.open) this.onDrained();
   };
 
   /** Writes in a cork of its own (flushed when the cork ends); true if nothing is left in uWS's buffer. */
@@ -99,9 +115,17 @@ export class ChunkedTransport extends UwsTransport {
     if (!this.res.write(filler)) return false;
     this.backlogged = false;
     this.releaseTimeout();
-    setImmediate(this.onDrained); // not from inside this callback: see the top of this file
+    // Not from inside this callback (see the top of this file): the next send is deferred, and
+    // drained() is called once it is out.
+    this.deferWrites = true;
+    setImmediate(this.drainedLater);
     return true;
   }
+
+  private readonly drainedLater = (): void => {
+    this.deferWrites = false;
+    if (this.open) this.onDrained();
+  };
 
   protected override gone(): void {
     this.queued = null;
