@@ -14,21 +14,18 @@
  */
 
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { request } from 'node:http';
 import { connect, Socket } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
-import { promisify } from 'node:util';
 import { startCli } from '../helpers/server.js';
 import { MjpegClient } from '../helpers/mjpeg-client.js';
 import { fetchOnce, FRONT_ENDS, json } from '../helpers/http.js';
 import { createJpegFolder, isCompleteJpeg } from '../helpers/jpeg.js';
 import { sleep } from '../helpers/wait.js';
 import { openFds } from '../helpers/proc.js';
+import { createTestLink } from '../helpers/netns.js';
 import { hasCommand, missing } from '../helpers/requirements.js';
-
-const run = promisify(execFile);
 
 interface Status {
   slowClientsDisconnected: number;
@@ -212,29 +209,8 @@ for (const http of FRONT_ENDS) {
         ? 'network namespaces are Linux only'
         : missing({ 'iproute2 (ip)': hasCommand('ip', ['-V']), 'root, for network namespaces': process.getuid?.() === 0 });
     it('a viewer whose path is cut and whose process dies (no FIN, no RST) is dropped', { skip }, async (t) => {
-      // Unique per run: other runs of this suite may be setting up their own at the same time.
-      const tag = `${process.pid % 10000}${Math.floor(Math.random() * 1000)}`;
-      const ns = `framering-ho-${tag}`;
-      const hostEnd = `frh${tag}a`; // interface names: 15 characters at most
-      const nsEnd = `frh${tag}b`;
-      // A /30 in the link-local range, avoiding 169.254.169.x (cloud metadata).
-      const x = 1 + Math.floor(Math.random() * 167);
-      const y = 4 * Math.floor(Math.random() * 63);
-      const serverAddr = `169.254.${x}.${y + 1}`;
-      const clientAddr = `169.254.${x}.${y + 2}`;
-      const ip = (...args: string[]) => run('ip', args, { timeout: 10_000 });
-      t.after(async () => {
-        // Deleting the namespace deletes its end of the pair, and with it the other end.
-        await ip('netns', 'del', ns).catch(() => {});
-        await ip('link', 'del', hostEnd).catch(() => {});
-      });
-      await ip('netns', 'add', ns);
-      await ip('link', 'add', hostEnd, 'type', 'veth', 'peer', 'name', nsEnd);
-      await ip('link', 'set', nsEnd, 'netns', ns);
-      await ip('addr', 'add', `${serverAddr}/30`, 'dev', hostEnd);
-      await ip('link', 'set', hostEnd, 'up');
-      await ip('-n', ns, 'addr', 'add', `${clientAddr}/30`, 'dev', nsEnd);
-      await ip('-n', ns, 'link', 'set', nsEnd, 'up');
+      const link = await createTestLink(t);
+      const { ns, nsEnd, serverAddr, clientAddr, ip } = link;
 
       const { dir } = await createJpegFolder(t, 4, 150_000);
       const server = await startCli([
@@ -260,14 +236,10 @@ for (const http of FRONT_ENDS) {
         s.on('data', (d) => { n += d.length; if (n >= 500000 && n - d.length < 500000) console.log('streaming'); });
         s.on('error', (e) => console.log('error', e.message));
       `;
-      const client = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', script], {
-        env: { ...process.env, HOST: serverAddr, PORT: String(server.port) },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
+      const client = link.node(script, { HOST: serverAddr, PORT: String(server.port) });
       const clientExited = once(client, 'exit');
-      t.after(() => client.kill('SIGKILL'));
       let out = '';
-      client.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+      client.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
       const streaming = await pollUntil(
         () => out,
         (o) => o.includes('streaming') || o.includes('error'),
