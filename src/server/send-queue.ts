@@ -22,6 +22,9 @@ import type { Logger } from '../core/log.js';
 const IPPROTO_TCP = 6;
 /** Linux's TCP_NOTSENT_LOWAT (include/uapi/linux/tcp.h). */
 const TCP_NOTSENT_LOWAT = 25;
+/** Linux's SOL_SOCKET and SO_ACCEPTCONN (include/uapi/asm-generic/socket.h). */
+const SOL_SOCKET = 1;
+const SO_ACCEPTCONN = 30;
 
 interface Sockopt {
   setsockopt(socket: { _handle: { fd: number } }, level: number, name: number, value: number): void;
@@ -55,18 +58,37 @@ export function sendQueueUnavailable(): string | null {
  */
 export function limitSendQueue(fds: readonly number[], bytes: number, log: Logger): boolean {
   if (bytes <= 0) return true;
-  const why = sendQueueUnavailable();
   const s = sockopt();
-  if (why !== null || s instanceof Error) {
-    log.warn(`cannot limit viewers' send queues (--send-queue): ${why}; viewers on slow links may get old frames`);
-    return false;
+  let why = sendQueueUnavailable();
+  if (why === null && !(s instanceof Error)) {
+    if (fds.length === 0) why = 'the listening socket was not found';
+    try {
+      // sockopt takes a socket-like object and reads its descriptor from `_handle.fd`.
+      for (const fd of fds) {
+        s.setsockopt({ _handle: { fd } }, IPPROTO_TCP, TCP_NOTSENT_LOWAT, bytes);
+        // Read back: a limit that silently did not take would only show as stale frames.
+        const now = s.getsockopt({ _handle: { fd } }, IPPROTO_TCP, TCP_NOTSENT_LOWAT);
+        if (now !== bytes) why = `descriptor ${fd} reports ${now} bytes after setting ${bytes}`;
+      }
+    } catch (err) {
+      why = describeError(err);
+    }
   }
+  if (why === null) return true;
+  log.warn(`cannot limit viewers' send queues (--send-queue): ${why}; viewers on slow links may get old frames`);
+  return false;
+}
+
+/**
+ * Whether descriptor `fd` is a listening socket (SO_ACCEPTCONN); false where that cannot be
+ * told. Lets listen-fds.ts find uWebSockets.js's sockets where /proc does not show them.
+ */
+export function isListeningSocket(fd: number): boolean {
+  const s = sockopt();
+  if (s instanceof Error) return false;
   try {
-    // sockopt takes a socket-like object and reads its descriptor from `_handle.fd`.
-    for (const fd of fds) s.setsockopt({ _handle: { fd } }, IPPROTO_TCP, TCP_NOTSENT_LOWAT, bytes);
-    return true;
-  } catch (err) {
-    log.warn(`cannot limit viewers' send queues (--send-queue): ${describeError(err)}; viewers on slow links may get old frames`);
+    return s.getsockopt({ _handle: { fd } }, SOL_SOCKET, SO_ACCEPTCONN) === 1;
+  } catch {
     return false;
   }
 }

@@ -94,6 +94,7 @@ for (const http of FRONT_ENDS) {
       const result = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { ages?: [number, number][]; torn?: number; error?: string };
       assert.ok(result.ages, `the client failed: ${out}`);
       assert.equal(result.torn, 0, 'parts that were not whole JPEGs');
+      assert.doesNotMatch(server.stderr(), /cannot limit viewers' send queues/);
       return summarize(result.ages);
     };
 
