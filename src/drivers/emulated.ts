@@ -5,7 +5,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../core/errors.js';
-import { ticks } from './pacing.js';
+import { paced } from './pacing.js';
 import type { CameraDriver, DriverModule, DriverOptions } from './types.js';
 
 export const supports: DriverModule['supports'] = ['fps'];
@@ -22,8 +22,8 @@ export async function createDriver(options: DriverOptions): Promise<CameraDriver
   const images = await Promise.all(IMAGES.map((name) => readFile(new URL(name, ASSETS_DIR))));
   const fps = options.fps ?? DEFAULT_FPS;
   return {
-    async *frames(signal) {
-      for await (const n of ticks(fps, signal)) yield images[n % images.length]!;
+    frames(signal) {
+      return paced(fps, signal, (n) => images[n % images.length]!);
     },
   };
 }

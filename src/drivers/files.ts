@@ -7,7 +7,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { isCompleteJpeg } from '../core/jpeg.js';
-import { ticks } from './pacing.js';
+import { paced } from './pacing.js';
 import type { CameraDriver, DriverModule, DriverOptions } from './types.js';
 
 export const supports: DriverModule['supports'] = ['source', 'fps'];
@@ -46,10 +46,10 @@ export function validate(options: DriverOptions): void {
 export function createDriver(options: DriverOptions): CameraDriver {
   const fps = options.fps ?? DEFAULT_FPS;
   return {
-    async *frames(signal) {
+    frames(signal) {
       // Read the folder at every start, so frames changed while idle are picked up.
       const frames = loadFrames(options.source);
-      for await (const n of ticks(fps, signal)) yield frames[n % frames.length]!;
+      return paced(fps, signal, (n) => frames[n % frames.length]!);
     },
   };
 }

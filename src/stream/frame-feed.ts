@@ -49,6 +49,8 @@ export class FrameFeed {
   private looping = false;
   private closed = false;
   private keepalive: NodeJS.Timeout | null = null;
+  /** The delay `keepalive` was set with. */
+  private keepaliveMs = 0;
   /** performance.now() of the last new frame (read by viewers instead of asking the clock each), and the interval before it (ms). */
   lastFrameAt = 0;
   private frameIntervalMs = 0;
@@ -112,10 +114,20 @@ export class FrameFeed {
     return this.latest;
   }
 
-  /** Re-arms the keepalive timer after a new frame (per frame per thread, not per viewer). */
+  /**
+   * Re-arms the keepalive timer after a new frame (per frame per thread, not per viewer). The
+   * delay is the same frame after frame at any rate above 1.5 fps, so the one timer is pushed
+   * back with refresh(), which allocates nothing; a new timer only when the delay changes.
+   */
   private armKeepalive(): void {
+    const ms = Math.max(KEEPALIVE_MS, Math.round(1.5 * this.frameIntervalMs));
+    if (this.keepalive !== null && ms === this.keepaliveMs) {
+      this.keepalive.refresh();
+      return;
+    }
     if (this.keepalive) clearTimeout(this.keepalive);
-    this.keepalive = setTimeout(this.repeat, Math.max(KEEPALIVE_MS, 1.5 * this.frameIntervalMs));
+    this.keepaliveMs = ms;
+    this.keepalive = setTimeout(this.repeat, ms);
   }
 
   private stopKeepalive(): void {
@@ -128,6 +140,7 @@ export class FrameFeed {
     const frame = this.latest;
     if (this.closed || frame === null || this.subscribers.size === 0) return;
     for (const s of this.subscribers) s.onRepeat?.(frame);
+    this.keepaliveMs = KEEPALIVE_MS;
     this.keepalive = setTimeout(this.repeat, KEEPALIVE_MS);
   };
 
