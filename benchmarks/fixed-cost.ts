@@ -22,7 +22,7 @@ import { resolve } from 'node:path';
 import { Cli } from './lib/cli.js';
 import { ensureFrames, resolutionByName } from './lib/frames.js';
 import { machineInfo } from './lib/machine.js';
-import { killAll } from './lib/processes.js';
+import { killAll, parsePins, pinProcesses } from './lib/processes.js';
 import { REPO_ROOT } from './lib/servers.js';
 import { CAMERA_NAMES, cameraSpecs, type CameraName, type CameraSpec } from './fixed-cost/cameras.js';
 import { failedResult, measureCamera, type CameraResult } from './fixed-cost/measure.js';
@@ -45,6 +45,7 @@ const HELP = `usage: node dist/benchmarks/fixed-cost.js [options]
   --cache DIR        frame sets (default benchmarks/.cache/frames)
   --quiet-idle PCT   each path waits for a 1 s sample with the machine this idle (default 85)
   --quiet-wait S     ... for at most S seconds, then runs anyway (default 30)
+  --pin S,L          pin the server to CPU S and the viewer to CPU L (taskset); default unpinned
   --help             this text
 Per path: idle window (no viewer), then one viewer and the viewer window; frames 640x480
 (about 21 KB) at ${FPS} fps. Warm-up plus duration at most ${MAX_WARMUP_PLUS_DURATION} s.
@@ -66,6 +67,7 @@ async function main(): Promise<void> {
     cache: string,
     'quiet-idle': string,
     'quiet-wait': string,
+    pin: string,
   });
   const names = args.list('cameras') ?? [...CAMERA_NAMES];
   for (const n of names) if (!(CAMERA_NAMES as readonly string[]).includes(n)) cli.usageError(`--cameras: unknown camera ${n}`);
@@ -77,6 +79,14 @@ async function main(): Promise<void> {
   const cache = resolve(args.string('cache') ?? `${REPO_ROOT}benchmarks/.cache/frames`);
   const quietIdle = args.number('quiet-idle', 85, 0, 100);
   const quietWait = args.number('quiet-wait', 30, 0, 600);
+  const pin = args.string('pin');
+  if (pin !== undefined) {
+    try {
+      pinProcesses(parsePins(pin));
+    } catch (e) {
+      cli.usageError((e as Error).message);
+    }
+  }
 
   const started = new Date();
   const machine = machineInfo();

@@ -123,7 +123,7 @@ export async function measureCamera(spec: CameraSpec, o: MeasureOptions, log: (l
     r.idle_cpu_pct = { total: pct(idle.total), ...(Object.fromEntries(GROUPS.map((g) => [g, pct(idle.ns[g])])) as Record<Group, number>) };
 
     // One viewer.
-    viewer = spawnBounded(process.execPath, [VIEWER, String(setup.server.port)], lifetimeMs);
+    viewer = spawnBounded(process.execPath, [VIEWER, String(setup.server.port)], lifetimeMs, process.env, 'load');
     const count = (): number => Number(/(\d+)\n$/.exec(viewer!.stdout())?.[1] ?? 0);
     const firstBy = performance.now() + FIRST_FRAME_TIMEOUT_MS;
     while (count() === 0) {

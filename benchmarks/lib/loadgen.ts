@@ -23,7 +23,7 @@ export interface LoadgenChild {
 
 /** Starts loadgen against `o.port`; the caller awaits `run` or kills `child`. */
 export function startLoadgen(o: LoadgenOptions): LoadgenChild {
-  const child = spawnBounded(LOADGEN, loadgenArgs(o), loadgenBudgetMs(o));
+  const child = spawnBounded(LOADGEN, loadgenArgs(o), loadgenBudgetMs(o), process.env, 'load');
   const run = child.exited.then((exit) => ({
     result: parseLoadgenOutput(child.stdout(), child.stderr(), `exited with ${exit.status ?? exit.signal}`),
     status: exit.status,

@@ -7,6 +7,29 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 
 const live = new Set<ChildProcess>();
+
+/** What a benchmark process is, for CPU pinning: the server measured, or what loads it. */
+export type CpuRole = 'server' | 'load';
+let pins: Record<CpuRole, string> | null = null;
+
+/**
+ * Pins every process started from now on to a CPU list by role (`taskset -c`), e.g. the server
+ * on CPU 0 and the load on CPU 1: closer to a busy Raspberry Pi than sharing both cores, and
+ * less noisy. Threads inherit it, so the whole server stays on its CPUs. null: no pinning.
+ */
+export function pinProcesses(p: Record<CpuRole, string> | null): void {
+  pins = p;
+}
+
+/** Parses `--pin SERVER,LOAD` (CPU lists as taskset takes them, e.g. `0,1` or `0-1:2-3`). */
+export function parsePins(value: string): Record<CpuRole, string> {
+  const parts = value.includes(':') ? value.split(':') : value.split(',');
+  const cpuList = /^\d+(-\d+)?(,\d+(-\d+)?)*$/;
+  if (parts.length !== 2 || !parts.every((p) => cpuList.test(p))) {
+    throw new Error(`invalid --pin "${value}": expected SERVER_CPU,LOAD_CPU (e.g. 0,1) or SERVER_CPUS:LOAD_CPUS (e.g. 0-1:2-3)`);
+  }
+  return { server: parts[0]!, load: parts[1]! };
+}
 const TAIL_CHARS = 16_384; // how much of a child's output is kept for error messages
 
 export interface Exit {
@@ -26,8 +49,19 @@ export interface Child {
 }
 
 /** Spawns `file` with output captured (the last 16 KB of each stream) and a SIGKILL deadline. */
-export function spawnBounded(file: string, args: readonly string[], lifetimeMs: number, env: NodeJS.ProcessEnv = process.env): Child {
-  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+export function spawnBounded(
+  file: string,
+  args: readonly string[],
+  lifetimeMs: number,
+  env: NodeJS.ProcessEnv = process.env,
+  role?: CpuRole,
+): Child {
+  // taskset execs the program: the pid is the program's own.
+  const pin = role !== undefined && pins !== null ? pins[role] : null;
+  const child =
+    pin === null
+      ? spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env })
+      : spawn('taskset', ['-c', pin, file, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out = (out + d).slice(-TAIL_CHARS)));

@@ -161,7 +161,7 @@ export async function startServer(spec: ServerSpec, framesDir: string, fps: numb
   // framering's own variables from the caller's environment would change what is measured
   const env = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('FRAMERING_') || k === 'CAMERA') delete env[k];
-  const child = spawnBounded(file, args, lifetimeMs, env);
+  const child = spawnBounded(file, args, lifetimeMs, env, 'server');
   try {
     const port = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(

@@ -2,6 +2,7 @@
 
 import { resolve } from 'node:path';
 import { Cli } from '../lib/cli.js';
+import { parsePins, pinProcesses } from '../lib/processes.js';
 import { RESOLUTIONS, resolutionByName, type Resolution } from '../lib/frames.js';
 import { REPO_ROOT, SERVER_NAMES, SERVERS, type ServerSpec } from '../lib/servers.js';
 
@@ -19,6 +20,8 @@ const HELP = `usage: node dist/benchmarks/run.js [options]
   --retries N           repeats of a run spoiled by outside load or an error (default 2, quick 1)
   --quiet-idle PCT      a run waits for a 1 s sample with the machine this idle (default 85)
   --quiet-wait S        ... for at most S seconds, then runs anyway (default 60, quick 5)
+  --pin S,L             pin the server to CPU S and the load generator to CPU L (taskset; CPU
+                        lists S:L, e.g. 0-1:2-3, on bigger machines); default: unpinned
   --max-other PCT       outside load, % of one core, above which a run is repeated (default 10)
   --time-limit MIN      runs that would end after this are skipped (default 45, quick 0.75)
   --flask-max N         most clients flask-gevent is run with (default 500)
@@ -49,6 +52,8 @@ export interface Options {
   timeLimit: number; // min
   flaskMax: number;
   cache: string;
+  /** `--pin` as given, or null. */
+  pin: string | null;
 }
 
 /** The options of `argv`, validated; exits with the usage text on a bad one. */
@@ -70,6 +75,7 @@ export function parseOptions(argv: readonly string[]): Options {
     'time-limit': string,
     'flask-max': string,
     cache: string,
+    pin: string,
   });
   const quick = args.flag('quick');
   const serverNames = args.list('servers') ?? [...SERVER_NAMES];
@@ -92,6 +98,12 @@ export function parseOptions(argv: readonly string[]): Options {
   });
   const out = args.string('out');
   const cache = args.string('cache');
+  const pin = args.string('pin') ?? null;
+  try {
+    pinProcesses(pin === null ? null : parsePins(pin));
+  } catch (e) {
+    cli.usageError((e as Error).message);
+  }
   return {
     quick,
     // the floor first: the others' ratios need its figures from the same client count
@@ -109,5 +121,6 @@ export function parseOptions(argv: readonly string[]): Options {
     timeLimit: args.number('time-limit', quick ? 0.75 : 45, 0.1, 24 * 60),
     flaskMax: args.number('flask-max', SERVERS['flask-gevent'].maxClients ?? 500, 1, 100_000, true),
     cache: resolve(cache ?? `${REPO_ROOT}benchmarks/.cache/frames`),
+    pin,
   };
 }

@@ -9,7 +9,8 @@ import { formatTimestamp } from '../stream/multipart.js';
 
 export type SnapshotResult = { ok: true; jpeg: Buffer; timestamp: string } | { ok: false; reason: string };
 
-const ok = (frame: Frame): SnapshotResult => ({ ok: true, jpeg: frame.jpeg, timestamp: formatTimestamp(frame.captureTime) });
+// A copy: the answer may be written after the frame's pooled buffer has gone to a newer frame.
+const ok = (frame: Frame): SnapshotResult => ({ ok: true, jpeg: Buffer.from(frame.jpeg), timestamp: formatTimestamp(frame.captureTime) });
 
 export function snapshot(camera: CameraView, timeoutMs: number): Promise<SnapshotResult> {
   const feed = camera.feed;

@@ -11,11 +11,16 @@
  * what starts and stops capture in the capture worker.
  */
 
-import { allocatePart, partJpeg, type Part } from './multipart.js';
+import { layoutPart, partJpeg, type Part } from './multipart.js';
+import { PartPool, PooledPart } from './part-pool.js';
 import { CaptureControl } from '../core/capture-control.js';
 import type { FrameRing } from '../core/ring.js';
 
-/** A frame as served: one part buffer shared by every viewer. */
+/**
+ * A frame as served: one part buffer shared by every viewer, in a pooled buffer (part-pool.ts).
+ * Whoever keeps `part` or `jpeg` past the call that handed the frame over holds it with
+ * retain() until release(), or copies the bytes.
+ */
 export interface Frame {
   seq: number;
   /** Capture time, Unix epoch milliseconds. */
@@ -24,6 +29,22 @@ export interface Frame {
   part: Buffer;
   /** The JPEG alone (a view into `part`). */
   jpeg: Buffer;
+  retain(): void;
+  release(): void;
+}
+
+/** A frame in the feed's pool. */
+class FeedFrame extends PooledPart implements Frame {
+  constructor(
+    readonly seq: number,
+    readonly captureTime: number,
+    readonly part: Buffer,
+    readonly jpeg: Buffer,
+    backing: Buffer,
+    pool: PartPool,
+  ) {
+    super(backing, pool);
+  }
 }
 
 export interface FrameSubscriber {
@@ -56,6 +77,17 @@ export class FrameFeed {
   private frameIntervalMs = 0;
 
   private readonly control: CaptureControl;
+  readonly pool = new PartPool();
+  /** The buffer the ring read copies into: taken once per read, reused across its retries. */
+  private backing: Buffer | null = null;
+  private readonly take = (bytes: number): Buffer => {
+    if (this.backing === null || this.backing.length < bytes) {
+      if (this.backing !== null) this.pool.give(this.backing);
+      this.backing = this.pool.take(bytes);
+    }
+    return this.backing;
+  };
+  private readonly prepare = (jpegLength: number, captureTime: number): Part => layoutPart(jpegLength, captureTime, this.take);
 
   constructor(readonly ring: FrameRing) {
     this.control = new CaptureControl(ring.buffer);
@@ -108,8 +140,17 @@ export class FrameFeed {
   refresh(): Frame | null {
     const seq = this.ring.latestSeq();
     if (seq !== 0 && seq !== this.latest?.seq) {
-      const r = this.ring.read<Part>(allocatePart);
-      if (r) this.latest = { seq: r.seq, captureTime: r.captureTime, part: r.dest.bytes, jpeg: partJpeg(r.dest, r.length) };
+      const r = this.ring.read<Part>(this.prepare);
+      const backing = this.backing;
+      this.backing = null;
+      if (r && backing) {
+        const frame = new FeedFrame(r.seq, r.captureTime, r.dest.bytes, partJpeg(r.dest, r.length), backing, this.pool);
+        frame.retain(); // the feed's own hold on its newest frame
+        this.latest?.release();
+        this.latest = frame;
+      } else if (backing) {
+        this.pool.give(backing); // nothing valid was read into it
+      }
     }
     return this.latest;
   }

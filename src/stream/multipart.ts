@@ -35,13 +35,14 @@ export function formatTimestamp(captureTime: number): string {
 }
 
 /**
- * Allocates a part for a JPEG of `jpegLength` bytes and writes its headers and trailer; the
- * caller copies the JPEG in at `jpegOffset`.
+ * Lays out a part for a JPEG of `jpegLength` bytes in a buffer from `take(bytes)` (at least that
+ * long; the part-pool's): writes its headers and trailer; the caller copies the JPEG in at
+ * `jpegOffset`. `bytes` is the part alone, a view of the taken buffer's start.
  */
-export function allocatePart(jpegLength: number, captureTime: number): Part {
+export function layoutPart(jpegLength: number, captureTime: number, take: (bytes: number) => Buffer): Part {
   const head = `Content-Type: image/jpeg\r\nContent-Length: ${jpegLength}\r\nX-Timestamp: ${formatTimestamp(captureTime)}\r\n\r\n`;
-  // Unpooled: parts outlive the call and are larger than Buffer's pool threshold anyway.
-  const bytes = Buffer.allocUnsafeSlow(head.length + jpegLength + TRAILER.length);
+  const total = head.length + jpegLength + TRAILER.length;
+  const bytes = take(total).subarray(0, total);
   bytes.write(head, 0, 'latin1');
   bytes.write(TRAILER, head.length + jpegLength, 'latin1');
   return { bytes, jpegOffset: head.length };

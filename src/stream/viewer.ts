@@ -8,13 +8,18 @@
  * - Keepalive: the feed re-offers its last frame when the camera stalls (`onRepeat`).
  *
  * The transport only moves bytes: `send(part)` writes one shared part buffer and says whether
- * it went out whole; if not, it calls `drained()` once the rest is out.
+ * it went out whole; if not, it calls `drained()` once the rest is out. Until then the viewer
+ * holds the frame, so its pooled buffer is not reused under the transport.
  */
 
 import type { Frame, FrameFeed, FrameSubscriber } from './frame-feed.js';
 
 export interface StreamTransport {
-  /** Writes the whole part, or as much as the socket takes; true if all of it went out. */
+  /**
+   * Writes the whole part, or as much as the socket takes; true if all of it went out and the
+   * transport keeps no reference to `part` (else it calls the viewer's drained() once it has
+   * let go of it).
+   */
   send(part: Buffer): boolean;
   /** Closes the connection (server side). */
   close(): void;
@@ -58,6 +63,8 @@ export class Viewer implements FrameSubscriber {
   private busySince = 0;
   private open = true;
   private busy = false;
+  /** The frame the transport is still sending, held (frame-feed.ts) until it drains. */
+  private inflight: Frame | null = null;
   private lastSeq = 0;
   private readonly minIntervalMs: number;
   private nextDueMs = 0;
@@ -95,6 +102,7 @@ export class Viewer implements FrameSubscriber {
   /** The transport finished sending the frame in flight. */
   drained(): void {
     this.busy = false;
+    this.letGo();
     if (!this.open) return;
     const latest = this.feed.latest;
     if (latest !== null && latest.seq !== this.lastSeq) this.offer(latest, false);
@@ -118,6 +126,7 @@ export class Viewer implements FrameSubscriber {
   finish(): void {
     if (!this.open) return;
     this.open = false;
+    this.letGo(); // a transport that is gone reads nothing more
     this.feed.unsubscribe(this);
     this.lease.release();
     this.onFinish(this);
@@ -160,6 +169,17 @@ export class Viewer implements FrameSubscriber {
     this.windowCount++;
     this.busy = true;
     this.busySince = now;
-    if (this.transport.send(frame.part)) this.busy = false;
+    frame.retain();
+    this.inflight = frame;
+    if (this.transport.send(frame.part)) {
+      this.busy = false;
+      this.letGo();
+    }
+  }
+
+  private letGo(): void {
+    const frame = this.inflight;
+    this.inflight = null;
+    frame?.release();
   }
 }

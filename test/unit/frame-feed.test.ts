@@ -215,4 +215,35 @@ describe('FrameFeed', { timeout: 5000 }, () => {
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(a.frames.length, 1);
   });
+  test('part buffers are reused once nobody holds them, never while a holder may still read them', async (t) => {
+    const { control, feed, publish } = setUp();
+    t.after(() => feed.close());
+    control.setState('running');
+    publish();
+    const r = new Recorder();
+    feed.subscribe(r);
+    // A slow viewer holds every frame it gets: each must keep its own bytes.
+    const held: Frame[] = [];
+    for (let i = 0; i < 6; i++) {
+      publish();
+      await r.until(i + 1);
+      const f = r.frames[i]!;
+      f.retain();
+      held.push(f);
+    }
+    const copies = held.map((f) => Buffer.from(f.part));
+    publish();
+    await r.until(7);
+    for (const [i, f] of held.entries()) assert.ok(f.part.equals(copies[i]!), `held frame ${f.seq} was overwritten`);
+    // Let go: from now on the feed cycles through a few buffers instead of allocating per frame.
+    for (const f of held) f.release();
+    const before = feed.pool.allocated;
+    for (let i = 0; i < 10; i++) {
+      publish();
+      await r.until(8 + i);
+    }
+    assert.ok(feed.pool.allocated - before <= 1, `${feed.pool.allocated - before} new buffers for 10 frames`);
+    // The newest frame is the feed's own hold, and intact.
+    assert.ok(feed.latest!.jpeg.equals(r.frames.at(-1)!.jpeg));
+  });
 });

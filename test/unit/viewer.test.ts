@@ -10,9 +10,25 @@ import { describe, test } from 'node:test';
 import type { Frame, FrameFeed, FrameSubscriber } from '../../src/stream/frame-feed.js';
 import { type StreamTransport, Viewer, type ViewerInfo } from '../../src/stream/viewer.js';
 
-function frame(seq: number): Frame {
+/** A frame whose retain()/release() count, so a test can see whether the viewer holds it. */
+type CountedFrame = Frame & { holds: number };
+
+function frame(seq: number): CountedFrame {
   const jpeg = Buffer.from([0xff, 0xd8, seq & 0xff, 0xff, 0xd9]);
-  return { seq, captureTime: Date.now(), part: Buffer.concat([Buffer.from(`part ${seq}\r\n`), jpeg]), jpeg };
+  const f: CountedFrame = {
+    seq,
+    captureTime: Date.now(),
+    part: Buffer.concat([Buffer.from(`part ${seq}\r\n`), jpeg]),
+    jpeg,
+    holds: 0,
+    retain() {
+      f.holds++;
+    },
+    release() {
+      f.holds--;
+    },
+  };
+  return f;
 }
 
 /** Stands in for FrameFeed: what Viewer reads of it (subscribe, unsubscribe, latest, lastFrameAt). */
@@ -121,6 +137,26 @@ describe('Viewer', () => {
       viewer.bytesSent,
       transport.sent.reduce((n, p) => n + p.length, 0),
     );
+  });
+
+  test('holds the frame its transport is still sending until drained or gone, and nothing it sent whole', () => {
+    const { feed, transport, viewer } = setUp();
+    viewer.start();
+    const whole = frame(1);
+    feed.deliver(whole, T0);
+    assert.equal(whole.holds, 0, 'a part that went out whole is not held');
+    transport.whole = false;
+    const stuck = frame(2);
+    feed.deliver(stuck, T0 + 33);
+    assert.equal(stuck.holds, 1, 'the part in flight is held: its buffer must not be reused');
+    const skipped = frame(3);
+    feed.deliver(skipped, T0 + 66);
+    assert.equal(skipped.holds, 0);
+    viewer.drained(); // sends 3, still not whole
+    assert.equal(stuck.holds, 0);
+    assert.equal(skipped.holds, 1);
+    viewer.finish(); // the connection ended with 3 in flight
+    assert.equal(skipped.holds, 0);
   });
 
   test('?fps=10 on a 30 fps feed: every third frame, skipped frames counted as capped, not as lag', () => {

@@ -29,20 +29,34 @@ function writePlain(res: ServerResponse, r: PlainResponse, head: boolean): void 
 }
 
 /**
- * Node's writable stream keeps a reference to each part (no copy) and writes it with writev;
- * `write` returning false means the socket's buffer is above its high-water mark: the part is
- * in flight until 'drain'.
+ * Node's writable stream keeps a reference to each part (no copy) until the socket has taken it
+ * all, and the part's buffer goes back to the feed's pool once nobody holds it (part-pool.ts).
+ * So a part is in flight not until 'drain' (node's buffer below its high-water mark) but until
+ * node has let go of it: `send` is done at once only if the kernel took the whole part during
+ * the write (nothing is left in node's buffer), else when the write's callback runs. Chunked
+ * framing and corking make node write on the next tick at times: that part is then in flight
+ * for one tick.
  */
 class NodeStreamTransport implements StreamTransport {
+  /** A part is in node's buffer: the next write callback that finds the buffer empty drains it. */
+  private waiting = false;
+  private readonly written = (): void => {
+    // Callbacks run in write order; the one that finds nothing buffered is the last part's.
+    if (!this.waiting || this.res.writableLength > 0) return;
+    this.waiting = false;
+    this.onDrained();
+  };
+
   constructor(
     private readonly res: ServerResponse,
-    onDrained: () => void,
-  ) {
-    res.on('drain', onDrained);
-  }
+    private readonly onDrained: () => void,
+  ) {}
 
   send(part: Buffer): boolean {
-    return this.res.write(part);
+    this.res.write(part, this.written);
+    if (this.res.writableLength === 0) return true;
+    this.waiting = true;
+    return false;
   }
 
   close(): void {
