@@ -1,7 +1,8 @@
 /**
  * Prometheus metrics with prom-client. Nothing is counted on the per-frame, per-viewer path for
  * them: counters live as plain numbers in the ring (shared with the capture worker) and in each
- * Viewer, and prom-client reads them at scrape time through `collect` callbacks.
+ * Viewer, and prom-client reads them at scrape time through `collect` callbacks. The one
+ * per-frame figure, capture-to-send latency, is kept by latency-histogram.ts.
  *
  * Two kinds of registry, because viewers live in several HTTP threads:
  * - ThreadMetrics, one per HTTP thread: its viewers, frames and bytes sent, slow disconnects,
@@ -16,12 +17,12 @@ import {
   collectDefaultMetrics,
   Counter,
   Gauge,
-  Histogram,
   Registry,
   type MetricObjectWithValues,
   type MetricValue,
 } from 'prom-client';
 import type { CameraView } from '../stream/camera-view.js';
+import { LatencyHistogram } from './latency-histogram.js';
 import type { Viewer } from '../stream/viewer.js';
 
 /** One thread's metrics as prom-client JSON (structured-clone safe). */
@@ -107,16 +108,16 @@ export class ThreadMetrics {
         setTotals(this, [[threadLabel, bytes]]);
       },
     });
-    const latency = new Histogram({
-      name: 'framering_capture_to_send_seconds',
-      help: "Time from a frame's capture to its fan-out to viewers (once per frame per HTTP thread)",
-      labelNames: ['camera'],
-      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
-      registers: [r],
-    });
+    const latency = new LatencyHistogram(
+      'framering_capture_to_send_seconds',
+      "Time from a frame's capture to its fan-out to viewers (once per frame per HTTP thread)",
+      'camera',
+      [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
+      r,
+    );
     for (const c of cameras) {
-      const child = latency.labels({ camera: c.name });
-      c.feed.onFanout = (frame) => child.observe(Math.max(0, (Date.now() - frame.captureTime) / 1000));
+      const series = latency.labels(c.name);
+      c.feed.onFanout = (frame) => series.observe(Math.max(0, (Date.now() - frame.captureTime) / 1000));
     }
   }
 
