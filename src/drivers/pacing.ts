@@ -73,7 +73,9 @@ class Pacer<T> implements PacedIterator<T> {
     const value = this.map(this.n++);
     this.next_ += this.interval;
     const now = performance.now();
-    if (now - this.next_ > this.interval) this.next_ = now;
+    // More than an interval behind: the next value is due an interval from now (a value right
+    // away would make two back to back).
+    if (now - this.next_ > this.interval) this.next_ = now + this.interval;
     return { done: false, value };
   }
 
