@@ -17,6 +17,7 @@ import type { CameraDriver, DriverContext } from '../drivers/types.js';
 import { FrameAdmission } from './frame-admission.js';
 import { NoSignalWatch } from './no-signal.js';
 import { RateMeter } from './rate-meter.js';
+import { playStills } from './stills.js';
 
 export interface CaptureEvents {
   state(state: CaptureStateName, error?: string): void;
@@ -118,17 +119,25 @@ export class CaptureLoop {
       const idleWatch = this.watchIdle(session);
       let failure: unknown = null;
       let delivered = false;
+      const deliver = (jpeg: Uint8Array): void => {
+        if (!delivered) {
+          delivered = true;
+          backoff = this.opts.backoffInitialMs;
+          this.setState('running');
+        }
+        if (this.admission.admit(jpeg) !== 0) this.noSignal.frameArrived();
+      };
       try {
         this.setState('starting');
         this.driver ??= await this.opts.createDriver(this.driverContext);
-        for await (const jpeg of this.driver.frames(session.signal)) {
-          if (session.signal.aborted) break;
-          if (!delivered) {
-            delivered = true;
-            backoff = this.opts.backoffInitialMs;
-            this.setState('running');
+        const stills = this.driver.stills?.();
+        if (stills) {
+          await playStills(stills, session.signal, this.control, deliver);
+        } else {
+          for await (const jpeg of this.driver.frames(session.signal)) {
+            if (session.signal.aborted) break;
+            deliver(jpeg);
           }
-          if (this.admission.admit(jpeg) !== 0) this.noSignal.frameArrived();
         }
         if (!session.signal.aborted) failure = new Error('the driver stopped delivering frames');
       } catch (err) {

@@ -47,6 +47,16 @@ export class CaptureControl {
     return r.async ? r.value : null;
   }
 
+  /**
+   * Blocks this thread until DEMAND differs from `seen`, `timeoutMs` passes or someone calls
+   * `wake()`; true if the time ran out. The thread's event loop stops meanwhile: only for the
+   * capture worker's pacing of ready-made frames (capture/stills.ts), in slices short enough for
+   * its messages and timers.
+   */
+  sleepWhileDemandIs(seen: number, timeoutMs: number): boolean {
+    return Atomics.wait(this.header, kDemand, seen, timeoutMs) === 'timed-out';
+  }
+
   /** Wakes every waiter on DEMAND without changing it, so they re-check their own conditions. */
   wake(): void {
     Atomics.notify(this.header, kDemand);

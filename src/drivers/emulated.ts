@@ -25,5 +25,8 @@ export async function createDriver(options: DriverOptions): Promise<CameraDriver
     frames(signal) {
       return paced(fps, signal, (n) => images[n % images.length]!);
     },
+    stills() {
+      return { fps, frame: (n) => images[n % images.length]! };
+    },
   };
 }

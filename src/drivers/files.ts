@@ -51,5 +51,9 @@ export function createDriver(options: DriverOptions): CameraDriver {
       const frames = loadFrames(options.source);
       return paced(fps, signal, (n) => frames[n % frames.length]!);
     },
+    stills() {
+      const frames = loadFrames(options.source);
+      return { fps, frame: (n) => frames[n % frames.length]! };
+    },
   };
 }

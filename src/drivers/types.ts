@@ -52,6 +52,13 @@ export interface DriverContext {
  */
 export type FrameStream = AsyncIterable<Uint8Array> & AsyncIterator<Uint8Array, unknown, undefined>;
 
+/** Frames ready in memory, played in a loop at a fixed rate (a folder of files, still images). */
+export interface StillSource {
+  fps: number;
+  /** The n-th frame (n = 0, 1, 2 ...). */
+  frame(n: number): Uint8Array;
+}
+
 export interface CameraDriver {
   /**
    * Opens the camera and yields JPEG frames, paced by the source, until `signal` aborts; releases
@@ -59,6 +66,12 @@ export interface CameraDriver {
    * capture session. Returning without an abort means the source ended, which is a failure.
    */
   frames(signal: AbortSignal): FrameStream;
+  /**
+   * Optional, for sources whose frames are ready in memory: the same frames as `frames()`, which
+   * the capture worker then paces itself, sleeping between frames without an event-loop turn
+   * per frame (capture/stills.ts). Called at the start of every capture session.
+   */
+  stills?(): StillSource;
 }
 
 /** What a driver module (src/drivers/NAME.ts, or a user's module) exports. */
