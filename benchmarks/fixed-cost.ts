@@ -22,7 +22,7 @@ import { resolve } from 'node:path';
 import { Cli } from './lib/cli.js';
 import { ensureFrames, resolutionByName } from './lib/frames.js';
 import { machineInfo } from './lib/machine.js';
-import { killAll, parsePins, pinProcesses } from './lib/processes.js';
+import { exitOnSignals, killAll, parsePins, pinProcesses } from './lib/processes.js';
 import { REPO_ROOT } from './lib/servers.js';
 import { CAMERA_NAMES, cameraSpecs, type CameraName, type CameraSpec } from './fixed-cost/cameras.js';
 import { failedResult, measureCamera, type CameraResult } from './fixed-cost/measure.js';
@@ -141,13 +141,7 @@ async function main(): Promise<void> {
   if (results.some((r) => r.error)) process.exitCode = 1;
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    log(`${signal}: stopping; nothing written`);
-    killAll();
-    process.exit(signal === 'SIGINT' ? 130 : 143);
-  });
-}
+exitOnSignals(log, 'nothing written');
 
 main().then(
   () => process.exit(process.exitCode ?? 0),

@@ -22,7 +22,7 @@ import { resolve } from 'node:path';
 import { LOADGEN } from '../test/helpers/loadgen.js';
 import { ensureFrames } from './lib/frames.js';
 import { machineInfo } from './lib/machine.js';
-import { killAll } from './lib/processes.js';
+import { exitOnSignals, killAll } from './lib/processes.js';
 import type { ServerSpec } from './lib/servers.js';
 import { cli, DEFAULT_CLIENTS, parseOptions } from './run/cli.js';
 import { attemptEstimateS, measure, summary } from './run/measure.js';
@@ -115,13 +115,7 @@ async function main(): Promise<void> {
   );
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    log(`${signal}: stopping; nothing written`);
-    killAll();
-    process.exit(signal === 'SIGINT' ? 130 : 143);
-  });
-}
+exitOnSignals(log, 'nothing written');
 
 main().then(
   () => process.exit(0),

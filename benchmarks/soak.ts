@@ -43,7 +43,7 @@ import { LOADGEN, type LoadgenResult } from '../test/helpers/loadgen.js';
 import { ensureFrames, resolutionByName } from './lib/frames.js';
 import { startLoadgen } from './lib/loadgen.js';
 import { machineInfo } from './lib/machine.js';
-import { killAll, type Child } from './lib/processes.js';
+import { exitOnSignals, killAll, type Child } from './lib/processes.js';
 import { REPO_ROOT, SERVERS, startServer } from './lib/servers.js';
 import { fixed as fmt, round } from './lib/stats.js';
 import { Churn } from './soak/churn.js';
@@ -235,14 +235,9 @@ async function main(): Promise<void> {
   if (died || lg.error) process.exitCode = 1;
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    log(`${signal}: stopping; soak.csv holds the samples taken so far`);
-    for (const f of cleanup) f();
-    killAll();
-    process.exit(signal === 'SIGINT' ? 130 : 143);
-  });
-}
+exitOnSignals(log, 'soak.csv holds the samples taken so far', () => {
+  for (const f of cleanup) f();
+});
 
 main().then(
   () => process.exit(process.exitCode ?? 0),

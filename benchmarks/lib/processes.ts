@@ -102,6 +102,21 @@ export function spawnBounded(
   return { process: child, pid: child.pid ?? -1, stdout: () => out, stderr: () => err, exited, stop };
 }
 
+/**
+ * On SIGINT or SIGTERM: logs `why`, runs `cleanup`, kills every child and exits with the
+ * signal's conventional status (130 or 143).
+ */
+export function exitOnSignals(log: (line: string) => void, why: string, cleanup: () => void = () => {}): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log(`${signal}: stopping; ${why}`);
+      cleanup();
+      killAll();
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    });
+  }
+}
+
 /** Kills every child still running (SIGKILL). Safe to call more than once. */
 export function killAll(): void {
   for (const child of live) child.kill('SIGKILL');

@@ -5,8 +5,8 @@
 
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../core/errors.js';
-import { paced } from './pacing.js';
-import type { CameraDriver, DriverModule, DriverOptions } from './types.js';
+import { stillFrames } from './pacing.js';
+import type { CameraDriver, DriverModule, DriverOptions, StillSource } from './types.js';
 
 export const supports: DriverModule['supports'] = ['fps'];
 export const DEFAULT_FPS = 1;
@@ -21,12 +21,6 @@ export function validate(options: DriverOptions): void {
 export async function createDriver(options: DriverOptions): Promise<CameraDriver> {
   const images = await Promise.all(IMAGES.map((name) => readFile(new URL(name, ASSETS_DIR))));
   const fps = options.fps ?? DEFAULT_FPS;
-  return {
-    frames(signal) {
-      return paced(fps, signal, (n) => images[n % images.length]!);
-    },
-    stills() {
-      return { fps, frame: (n) => images[n % images.length]! };
-    },
-  };
+  const stills: StillSource = { fps, frame: (n) => images[n % images.length]! };
+  return { stills: () => stills, frames: (signal) => stillFrames(stills, signal) };
 }

@@ -7,8 +7,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { isCompleteJpeg } from '../core/jpeg.js';
-import { paced } from './pacing.js';
-import type { CameraDriver, DriverModule, DriverOptions } from './types.js';
+import { stillFrames } from './pacing.js';
+import type { CameraDriver, DriverModule, DriverOptions, StillSource } from './types.js';
 
 export const supports: DriverModule['supports'] = ['source', 'fps'];
 export const DEFAULT_FPS = 30;
@@ -45,15 +45,10 @@ export function validate(options: DriverOptions): void {
 
 export function createDriver(options: DriverOptions): CameraDriver {
   const fps = options.fps ?? DEFAULT_FPS;
-  return {
-    frames(signal) {
-      // Read the folder at every start, so frames changed while idle are picked up.
-      const frames = loadFrames(options.source);
-      return paced(fps, signal, (n) => frames[n % frames.length]!);
-    },
-    stills() {
-      const frames = loadFrames(options.source);
-      return { fps, frame: (n) => frames[n % frames.length]! };
-    },
+  // Read the folder at every start, so frames changed while idle are picked up.
+  const stills = (): StillSource => {
+    const frames = loadFrames(options.source);
+    return { fps, frame: (n) => frames[n % frames.length]! };
   };
+  return { stills, frames: (signal) => stillFrames(stills(), signal) };
 }

@@ -8,6 +8,8 @@
  * timer callback with the value itself, and one abort listener for the whole run.
  */
 
+import type { StillSource } from './types.js';
+
 /**
  * Yields `map(0)` at once, then `map(n)` every 1/fps seconds on a fixed schedule (no drift),
  * until the signal aborts (a pending or later `next()` then rejects with the signal's reason, an
@@ -16,6 +18,11 @@
  */
 export function paced<T>(fps: number, signal: AbortSignal, map: (n: number) => T): PacedIterator<T> {
   return new Pacer(fps, signal, map);
+}
+
+/** A still source's frames as a driver's `frames()` stream, paced at its rate. */
+export function stillFrames(stills: StillSource, signal: AbortSignal): PacedIterator<Uint8Array> {
+  return new Pacer(stills.fps, signal, stills.frame);
 }
 
 /** The tick numbers 0, 1, 2 ... paced at `fps` (see `paced`). */

@@ -52,10 +52,6 @@ export class PartPool {
   give(buffer: Buffer): void {
     if (this.free.length < KEEP_FREE) this.free.push(buffer);
   }
-
-  get freeCount(): number {
-    return this.free.length;
-  }
 }
 
 /**
@@ -80,10 +76,5 @@ export class PooledPart {
       this.pool.give(this.backing);
       this.pool = null; // given back once, whatever happens after
     }
-  }
-
-  /** Still held by someone (the feed or a viewer). */
-  get held(): boolean {
-    return this.holds > 0;
   }
 }
