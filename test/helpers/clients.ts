@@ -30,6 +30,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { REPO_ROOT } from './paths.js';
+import { createTestServer, type TestServer } from './server.js';
 import { hasCommand, missing } from './requirements.js';
 import { sleep } from './wait.js';
 
@@ -43,6 +44,25 @@ export const SOURCE_FPS = 30;
 export const CYCLE = 30;
 /** The bottom half's colour: what a screenshot shows when the picture is there. */
 export const FILL_RGB = [200, 60, 30] as const;
+
+/** The client suites' server: the fixture frames on a files camera at SOURCE_FPS. */
+export interface ClientServer {
+  readonly server: TestServer;
+  /** Stops the server and deletes the frames. */
+  close(): Promise<void>;
+}
+
+export async function startClientServer(frontEnd: string): Promise<ClientServer> {
+  const frames = await makeClientFrames();
+  const server = await createTestServer(['--http', frontEnd, '--camera', 'files', '--source', frames.dir, '--fps', String(SOURCE_FPS)]);
+  return {
+    server,
+    async close() {
+      await server.close();
+      await frames.remove();
+    },
+  };
+}
 
 /**
  * Writes the fixture's CYCLE JPEGs into a new temporary folder (remove() deletes it):

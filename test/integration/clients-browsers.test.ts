@@ -11,10 +11,9 @@
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { chromiumMissing, launchChromium } from '../helpers/browser.js';
-import { clientMissing, type Firefox, launchFirefox, makeClientFrames, report, SOURCE_FPS } from '../helpers/clients.js';
+import { clientMissing, type Firefox, launchFirefox, startClientServer, type ClientServer, report } from '../helpers/clients.js';
 import { chromiumRun, firefoxRun } from '../helpers/clients-browsers.js';
 import { FRONT_ENDS } from '../helpers/http.js';
-import { createTestServer, type TestServer } from '../helpers/server.js';
 
 const started = Date.now();
 after(() => console.log(`clients-browsers: ${((Date.now() - started) / 1000).toFixed(1)} s`));
@@ -26,17 +25,14 @@ const PAGES = [
 
 for (const frontEnd of FRONT_ENDS) {
   describe(`browsers on ${frontEnd}`, () => {
-    let ts: TestServer;
-    let frames: Awaited<ReturnType<typeof makeClientFrames>>;
+    let cs: ClientServer | undefined;
     let base = '';
     before(async () => {
-      frames = await makeClientFrames();
-      ts = await createTestServer(['--http', frontEnd, '--camera', 'files', '--source', frames.dir, '--fps', String(SOURCE_FPS)]);
-      base = `http://127.0.0.1:${ts.port}`;
+      cs = await startClientServer(frontEnd);
+      base = `http://127.0.0.1:${cs.server.port}`;
     });
     after(async () => {
-      await ts?.close();
-      await frames?.remove();
+      await cs?.close();
     });
     const client = (browser: string, kind: string): string => `${browser} (${kind === 'page' ? '<img>' : 'tab'})`;
 

@@ -8,26 +8,22 @@
  */
 
 import { after, before, describe, test } from 'node:test';
-import { clientMissing, curl, makeClientFrames, python, report, runClient, SOURCE_FPS, wget } from '../helpers/clients.js';
+import { clientMissing, curl, startClientServer, type ClientServer, python, report, runClient, wget } from '../helpers/clients.js';
 import { FRONT_ENDS } from '../helpers/http.js';
-import { createTestServer, type TestServer } from '../helpers/server.js';
 
 const started = Date.now();
 after(() => console.log(`clients-libraries: ${((Date.now() - started) / 1000).toFixed(1)} s`));
 
 for (const frontEnd of FRONT_ENDS) {
   describe(`libraries and tools on ${frontEnd}`, () => {
-    let ts: TestServer;
-    let frames: Awaited<ReturnType<typeof makeClientFrames>>;
+    let cs: ClientServer | undefined;
     let base = '';
     before(async () => {
-      frames = await makeClientFrames();
-      ts = await createTestServer(['--http', frontEnd, '--camera', 'files', '--source', frames.dir, '--fps', String(SOURCE_FPS)]);
-      base = `http://127.0.0.1:${ts.port}`;
+      cs = await startClientServer(frontEnd);
+      base = `http://127.0.0.1:${cs.server.port}`;
     });
     after(async () => {
-      await ts?.close();
-      await frames?.remove();
+      await cs?.close();
     });
     const at = (client: string, flags: string) => ({ client, variant: 'recommended' as const, frontEnd, path: 'direct', flags });
 

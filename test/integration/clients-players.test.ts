@@ -17,7 +17,8 @@ import {
   ffmpegView,
   gstExplicit,
   gstPlaybin,
-  makeClientFrames,
+  startClientServer,
+  type ClientServer,
   mpv,
   python,
   recordResult,
@@ -27,24 +28,21 @@ import {
   vlc,
 } from '../helpers/clients.js';
 import { FRONT_ENDS } from '../helpers/http.js';
-import { runProgram, createTestServer, type TestServer } from '../helpers/server.js';
+import { runProgram } from '../helpers/server.js';
 
 const started = Date.now();
 after(() => console.log(`clients-players: ${((Date.now() - started) / 1000).toFixed(1)} s`));
 
 for (const frontEnd of FRONT_ENDS) {
   describe(`players on ${frontEnd}`, () => {
-    let ts: TestServer;
-    let frames: Awaited<ReturnType<typeof makeClientFrames>>;
+    let cs: ClientServer | undefined;
     let url = '';
     before(async () => {
-      frames = await makeClientFrames();
-      ts = await createTestServer(['--http', frontEnd, '--camera', 'files', '--source', frames.dir, '--fps', String(SOURCE_FPS)]);
-      url = `http://127.0.0.1:${ts.port}/video_feed`;
+      cs = await startClientServer(frontEnd);
+      url = `http://127.0.0.1:${cs.server.port}/video_feed`;
     });
     after(async () => {
-      await ts?.close();
-      await frames?.remove();
+      await cs?.close();
     });
     const at = (client: string, variant: 'recommended' | 'default', flags: string) => ({
       client,

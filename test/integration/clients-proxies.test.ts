@@ -20,19 +20,18 @@ import {
   type Firefox,
   gstExplicit,
   launchFirefox,
-  makeClientFrames,
+  startClientServer,
+  type ClientServer,
   mpv,
   python,
   report,
   runClient,
-  SOURCE_FPS,
   vlc,
   wget,
 } from '../helpers/clients.js';
 import { chromiumRun, firefoxRun } from '../helpers/clients-browsers.js';
 import { FRONT_ENDS } from '../helpers/http.js';
 import { PROXIES, proxyMissing, startProxy } from '../helpers/proxies.js';
-import { createTestServer, type TestServer } from '../helpers/server.js';
 
 const started = Date.now();
 after(() => console.log(`clients-proxies: ${((Date.now() - started) / 1000).toFixed(1)} s`));
@@ -41,27 +40,24 @@ const WATCH_MS = 3000;
 
 for (const frontEnd of FRONT_ENDS) {
   describe(`clients through proxies on ${frontEnd}`, () => {
-    let ts: TestServer;
-    let frames: Awaited<ReturnType<typeof makeClientFrames>>;
+    let cs: ClientServer | undefined;
     let browser: Browser | undefined;
     let firefox: Firefox | undefined;
     before(async () => {
-      frames = await makeClientFrames();
-      ts = await createTestServer(['--http', frontEnd, '--camera', 'files', '--source', frames.dir, '--fps', String(SOURCE_FPS)]);
+      cs = await startClientServer(frontEnd);
       if (!chromiumMissing) browser = await launchChromium();
       if (!clientMissing.firefox) firefox = await launchFirefox();
     });
     after(async () => {
       await firefox?.close();
       await browser?.close();
-      await ts?.close();
-      await frames?.remove();
+      await cs?.close();
     });
 
     for (const proxy of PROXIES) {
       // One proxy per test, shared by its clients (subtests), stopped when the test ends.
       test(`through ${proxy}`, { skip: proxyMissing(proxy), timeout: 180_000 }, async (t) => {
-        const { url } = await startProxy(t, proxy, ts.port);
+        const { url } = await startProxy(t, proxy, cs!.server.port);
         const at = (client: string, flags: string): Case => ({ client, variant: 'recommended', frontEnd, path: proxy, flags });
         const byCommand = (name: string, flags: string, skip: string | undefined, command: () => Command | Promise<Command>) =>
           t.test(name, { skip, timeout: 30_000 }, async (tt) => {
