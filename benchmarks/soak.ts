@@ -34,10 +34,11 @@
  * Progress goes to stderr.
  *
  * This file wires the run; its parts are in soak/: cli.ts (options), churn.ts, slow-readers.ts,
- * sampler.ts (the rows of soak.csv) and report.ts (figures, summary.md, soak.svg).
+ * sampler.ts (the rows of soak.csv) and report.ts (figures, summary.md, soak.svg). The server's
+ * output goes to server.log.
  */
 
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { LOADGEN, type LoadgenResult } from '../test/helpers/loadgen.js';
 import { ensureFrames, resolutionByName } from './lib/frames.js';
@@ -128,11 +129,17 @@ async function main(): Promise<void> {
   log(
     `${machine.cpu_model}, ${machine.cores} cores, Node.js ${machine.node}; ${o.duration} s, ${o.viewers} viewers, churn ${o.churnRate}/s, ${o.slowReaders} slow readers, --http ${o.http}; into ${o.out}`,
   );
-  const server = await startServer(spec, frames.dir, o.fps, hardDeadlineMs);
+  const server = await startServer(spec, frames.dir, o.fps, hardDeadlineMs, o.traceGc ? ['--trace-gc'] : []);
   const serverCommand = ['node', ...spec.command(frames.dir, o.fps).args]
     .map((a) => (a.startsWith(REPO_ROOT) ? a.slice(REPO_ROOT.length) : a))
     .join(' ');
   cleanup.push(() => server.child.process.kill('SIGKILL'));
+  // The server's output, whole, into server.log: its log lines, and the GC trace when
+  // NODE_OPTIONS asks for one (--trace-gc prints every isolate's heap after each collection,
+  // which tells which thread's heap grows).
+  const serverLog = createWriteStream(resolve(o.out, 'server.log'));
+  server.child.process.stdout!.on('data', (d: string) => serverLog.write(d));
+  server.child.process.stderr!.on('data', (d: string) => serverLog.write(d));
   const started = performance.now();
   // The pid and port first, on one line: a caller that must kill the soak outright can still
   // find the server.
@@ -199,6 +206,7 @@ async function main(): Promise<void> {
   if (lg.error && !died) endedBy = `loadgen failed: ${lg.error.split('\n')[0]}`;
   const exit = died ? await server.child.exited : await server.child.stop(5000);
   clearTimeout(hard);
+  serverLog.end();
 
   const steadyFrom = WARMUP_S + connectS;
   const result: SoakReport = {

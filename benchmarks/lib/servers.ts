@@ -156,8 +156,17 @@ export interface RunningServer {
  * Starts `spec` on a free port of 127.0.0.1 and resolves once it listens. The process is
  * SIGKILLed after `lifetimeMs` whatever happens; the caller stops it earlier in a finally.
  */
-export async function startServer(spec: ServerSpec, framesDir: string, fps: number, lifetimeMs: number): Promise<RunningServer> {
-  const { file, args } = spec.command(framesDir, fps);
+export async function startServer(
+  spec: ServerSpec,
+  framesDir: string,
+  fps: number,
+  lifetimeMs: number,
+  nodeFlags: readonly string[] = [],
+): Promise<RunningServer> {
+  const command = spec.command(framesDir, fps);
+  const { file } = command;
+  // node's own flags go before the script, and only to a node process
+  const args = file === process.execPath ? [...nodeFlags, ...command.args] : command.args;
   // framering's own variables from the caller's environment would change what is measured
   const env = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('FRAMERING_') || k === 'CAMERA') delete env[k];

@@ -17,6 +17,8 @@ const HELP = `usage: node dist/benchmarks/soak.js [options]
   --note TEXT           a sentence for the summary about the conditions (say, what else ran)
   --frames DIR          a folder of JPEGs to play (default: the benchmark's 640x480 set,
                         made with ffmpeg on first use; the emulated camera's images without ffmpeg)
+  --trace-gc            run the server with node --trace-gc: every isolate's heap after each
+                        collection goes to server.log, to tell which thread's heap grows
 `;
 
 export const cli = new Cli('soak', HELP);
@@ -32,6 +34,7 @@ export interface Options {
   fps: number;
   frames: string | undefined;
   note: string | undefined;
+  traceGc: boolean;
 }
 
 /** The options of `argv`, validated and frozen; exits with the usage text on a bad one. */
@@ -48,6 +51,7 @@ export function parseOptions(argv: readonly string[]): Options {
     fps: string,
     frames: string,
     note: string,
+    'trace-gc': { type: 'boolean' },
   });
   const http = args.string('http') ?? 'uws';
   if (http !== 'uws' && http !== 'node') return cli.usageError(`--http: expected uws or node, got "${http}"`);
@@ -66,6 +70,7 @@ export function parseOptions(argv: readonly string[]): Options {
     fps: args.number('fps', 30, 1, 240),
     frames: frames === undefined ? undefined : resolve(frames),
     note: note ? note : undefined,
+    traceGc: args.flag('trace-gc'),
   };
   if (o.interval * 2 > o.duration) cli.usageError('--sample-interval: at most half of --duration');
   return Object.freeze(o);
