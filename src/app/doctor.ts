@@ -24,13 +24,13 @@ import { findOnPath } from '../drivers/mjpeg/child-process.js';
 import { TOOLS as LIBCAMERA_TOOLS } from '../drivers/libcamera.js';
 import { TOOL as RASPIVID } from '../drivers/pi.js';
 import { BUILTIN_DRIVERS } from '../drivers/registry.js';
-import { ConfigError, describeError } from '../core/errors.js';
+import { ConfigError, describeError, UnavailableError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import { validateCameras } from './cameras.js';
 import { chooseFrontEnd, resolveHttpThreads } from './front-end-choice.js';
 import { VERSION } from './version.js';
 import type { FrontEndName } from '../server/front-end.js';
-import { loadUws } from '../server/uws/binary.js';
+import { type UwsCandidate, type UwsSearch, uwsForThisProcess } from '../server/uws/binary.js';
 
 /** How long a child process may take to load a native module, ms (the first load on a Pi is slow). */
 const PROBE_TIMEOUT_MS = 30_000;
@@ -92,7 +92,16 @@ export interface DoctorReport {
   cpu: { model: string; cores: number };
   memoryBytes: number;
   node: { version: string; abi: string; glibc: string | null };
-  uws: { loads: boolean; binary: string; error: string | null };
+  /** The uWebSockets.js binary picked, and what became of every package looked at (findUws). */
+  uws: {
+    loads: boolean;
+    package: string | null;
+    version: string | null;
+    binary: string;
+    path: string | null;
+    error: string | null;
+    candidates: Pick<UwsCandidate, 'package' | 'version' | 'outcome' | 'reason' | 'origin'>[];
+  };
   frontEnd: { name: FrontEndName | null; why: string; error: string | null };
   /** HTTP threads the server would run (null when no front end can run). */
   httpThreads: { count: number | null; why: string; error: string | null };
@@ -288,16 +297,30 @@ export async function probeModule(name: string, { from = import.meta.url, timeou
 
 // --- Front end ------------------------------------------------------------------------------
 
-/** Which front end the server would run here, and why; `probe` loads uWebSockets.js (injectable for tests). */
-export function frontEndFacts(requested: FrontEndName | undefined, probe: () => unknown = loadUws): Pick<DoctorReport, 'uws' | 'frontEnd'> {
-  const binary = `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`;
-  let uws: DoctorReport['uws'];
-  try {
-    probe();
-    uws = { loads: true, binary, error: null };
-  } catch (err) {
-    uws = { loads: false, binary, error: describeError(err) };
-  }
+/** Which front end the server would run here, and why; `find` looks for uWebSockets.js (injectable for tests). */
+export function frontEndFacts(
+  requested: FrontEndName | undefined,
+  find: () => UwsSearch = uwsForThisProcess,
+): Pick<DoctorReport, 'uws' | 'frontEnd'> {
+  const search = find();
+  const uws: DoctorReport['uws'] = {
+    loads: search.module !== null,
+    package: search.picked?.package ?? null,
+    version: search.picked?.version ?? null,
+    binary: search.candidates[0]?.binary ?? '',
+    path: search.picked?.path ?? null,
+    error: search.module === null ? search.summary : null,
+    candidates: search.candidates.map(({ package: name, version, outcome, reason, origin }) => ({
+      package: name,
+      version,
+      outcome,
+      reason,
+      origin,
+    })),
+  };
+  const probe = (): void => {
+    if (search.module === null) throw new UnavailableError(search.summary);
+  };
   // chooseFrontEnd logs its fallback as a warning for the server's log; the report says it instead.
   const log = createLogger('warn', () => {});
   try {
@@ -307,7 +330,7 @@ export function frontEndFacts(requested: FrontEndName | undefined, probe: () => 
         ? 'node (node:http), as asked with --http node'
         : name === 'uws'
           ? 'uws (uWebSockets.js)'
-          : 'node (node:http), because uWebSockets.js cannot load here; it serves fewer viewers per core';
+          : 'node (node:http), because uWebSockets.js cannot load here; it costs more CPU per viewer and serves from one thread';
     return { uws, frontEnd: { name, why, error: null } };
   } catch (err) {
     return { uws, frontEnd: { name: null, why: 'none: --http uws was asked for and cannot load', error: describeError(err) } };
@@ -489,7 +512,12 @@ export function formatReport(r: DoctorReport): string {
   add('CPU', `${r.cpu.model}, ${r.cpu.cores} cores`);
   add('memory', `${(r.memoryBytes / 2 ** 30).toFixed(1)} GiB`);
   add('Node.js', `${r.node.version}, ABI ${r.node.abi}${r.node.glibc ? `, glibc ${r.node.glibc}` : ''}`);
-  add('uWebSockets.js', r.uws.loads ? `native binary loads (${r.uws.binary})` : `does not load: ${r.uws.error}`);
+  add(
+    'uWebSockets.js',
+    r.uws.loads ? `native binary loads: ${r.uws.package} ${r.uws.version} (${r.uws.path})` : `does not load: ${r.uws.error}`,
+  );
+  for (const c of r.uws.candidates)
+    if (c.outcome !== 'loaded') add('  uWS package', `${c.package}${c.version ? ` ${c.version}` : ''}: ${c.reason}`);
   add('front end', r.frontEnd.error ? `${r.frontEnd.why}: ${r.frontEnd.error}` : r.frontEnd.why);
   if (r.httpThreads.error) add('HTTP threads', r.httpThreads.error);
   else if (r.httpThreads.count !== null) add('HTTP threads', `${r.httpThreads.count} (${r.httpThreads.why})`);

@@ -7,6 +7,7 @@
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
+import { findUws } from '../../src/server/uws/binary.js';
 
 /** Both front ends ('uws', 'node'); every HTTP surface test runs on each (`--http NAME`). */
 export { FRONT_ENDS } from '../../src/server/front-end.js';
@@ -177,3 +178,16 @@ export function rawExchange(port: number, first: string, second: string, timeout
     socket.write(first);
   });
 }
+
+/**
+ * Whether the uWebSockets.js build this machine loads answers requests its parser refuses with
+ * its own error page (400, 431, 505 and `Connection: close`; uNetworking's releases after
+ * 20.30 do) rather than leaving them unanswered until its idle timeout (20.30 does). Which build
+ * loads depends on Node.js and the C library (src/server/uws/binary.ts), so tests of bad input
+ * expect one or the other.
+ */
+export const UWS_ANSWERS_BAD_REQUESTS: boolean = ((): boolean => {
+  const version = findUws().picked?.version;
+  const m = version ? /^(\d+)\.(\d+)/.exec(version) : null;
+  return m !== null && (Number(m[1]) > 20 || (Number(m[1]) === 20 && Number(m[2]) > 30));
+})();

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { runCli, startTestServer } from '../helpers/server.js';
 import { MjpegClient } from '../helpers/mjpeg-client.js';
-import { basic, fetchOnce, FRONT_ENDS, json, rawRequest } from '../helpers/http.js';
+import { basic, fetchOnce, FRONT_ENDS, json, rawRequest, UWS_ANSWERS_BAD_REQUESTS } from '../helpers/http.js';
 import { isCompleteJpeg, loadEmulatedImages } from '../helpers/jpeg.js';
 import { selfSignedCertificate } from '../helpers/tls.js';
 import { NEVER_DELIVERS_DRIVER } from '../helpers/paths.js';
@@ -97,6 +97,11 @@ for (const http of FRONT_ENDS) {
         ];
         for (const value of values) {
           const res = await fetchOnce(ts.port, '/status', { headers: { Authorization: value } });
+          // uWS releases after 20.30 refuse a request whose headers pass 4 KB with their own 431.
+          if (http === 'uws' && UWS_ANSWERS_BAD_REQUESTS && value.length > 4000) {
+            assert.equal(res.status, 431, `Authorization: ${JSON.stringify(value.slice(0, 60))}`);
+            continue;
+          }
           assert.equal(res.status, 401, `Authorization: ${JSON.stringify(value.slice(0, 60))}`);
           assert.equal(res.headers['www-authenticate'], CHALLENGE);
         }

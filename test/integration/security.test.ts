@@ -23,7 +23,7 @@ import { describe, test, type TestContext } from 'node:test';
 import tls from 'node:tls';
 import { CLI, runCli, startTestServer } from '../helpers/server.js';
 import { MjpegClient } from '../helpers/mjpeg-client.js';
-import { basic, fetchOnce, FRONT_ENDS, json, rawRequest } from '../helpers/http.js';
+import { basic, fetchOnce, FRONT_ENDS, json, rawRequest, UWS_ANSWERS_BAD_REQUESTS } from '../helpers/http.js';
 import { loadEmulatedImages } from '../helpers/jpeg.js';
 import { selfSignedCertificate } from '../helpers/tls.js';
 import { serveMjpeg, TestSource } from '../helpers/http-source.js';
@@ -258,6 +258,11 @@ for (const http of FRONT_ENDS) {
       );
       for (const [i, [what, , expected]] of raw.entries()) {
         const r = answers[i]!;
+        // uWS releases after 20.30 answer what their parser refuses with their own page (400,
+        // 431, 505) before framering sees a request; that page is the library's, not checked.
+        // Its page has no Content-Type, which every answer of framering's has.
+        const libraryPage = [400, 431, 505].includes(r.status) && /^connection: close$/im.test(r.head) && !/^content-type:/im.test(r.head);
+        if (http === 'uws' && UWS_ANSWERS_BAD_REQUESTS && libraryPage) continue;
         assert.ok(
           expected[http].includes(r.status),
           `${what}: ${r.head.split('\r\n')[0] || 'no answer'}, expected ${expected[http].join(' or ')}`,
@@ -356,7 +361,9 @@ for (const http of FRONT_ENDS) {
         basic(`user:${authPassword}`).toLowerCase(),
         `Basic ${'A'.repeat(5000)}`,
       ]) {
-        assert.equal((await fetchOnce(server.port, '/status', { headers: { Authorization: authorization } })).status, 401);
+        // uWS releases after 20.30 refuse headers past 4 KB with their own 431: no password leaks either way.
+        const refused = http === 'uws' && UWS_ANSWERS_BAD_REQUESTS && authorization.length > 4000 ? 431 : 401;
+        assert.equal((await fetchOnce(server.port, '/status', { headers: { Authorization: authorization } })).status, refused);
       }
       assert.equal((await fetchOnce(server.port, `/status?password=${authPassword}`)).status, 401);
       const good = { Authorization: basic(`user:${authPassword}`) };

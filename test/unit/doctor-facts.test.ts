@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { UnavailableError } from '../../src/core/errors.js';
+import { findUws, type UwsSearch } from '../../src/server/uws/binary.js';
 import { frontEndFacts, listDeviceNodes } from '../../src/app/doctor.js';
 
 /** A new temporary folder, removed when the test ends. */
@@ -21,12 +21,15 @@ async function tempDir(t: TestContext): Promise<string> {
 
 describe('doctor: what this machine cannot show', () => {
   it('uWebSockets.js that cannot load: node:http is reported, with the reason', () => {
-    const cannot = (): never => {
-      throw new UnavailableError('uWebSockets.js has no usable native binary for Node.js ABI 127 on linux-x64');
-    };
+    const cannot = (): UwsSearch => findUws({ platform: 'linux', arch: 'x64', modules: '127', glibc: '2.36' });
     const facts = frontEndFacts(undefined, cannot);
     assert.equal(facts.uws.loads, false);
     assert.match(facts.uws.error!, /ABI 127/);
+    assert.equal(facts.uws.package, null);
+    assert.deepEqual(
+      facts.uws.candidates.map((c) => c.outcome),
+      ['not installed', 'does not load', 'no build'],
+    );
     assert.equal(facts.frontEnd.name, 'node');
     assert.match(facts.frontEnd.why, /because uWebSockets\.js cannot load here/);
     // Asked for explicitly, it is an error: the server would not start.
