@@ -17,6 +17,12 @@ import type { FrameDestination } from '../core/ring.js';
 
 export const BOUNDARY = 'frame';
 export const STREAM_CONTENT_TYPE = `multipart/x-mixed-replace; boundary=${BOUNDARY}`;
+/**
+ * The Content-Length declared on a stream a browser's <img> reads (2^53 - 1 bytes, 9 PB: never
+ * reached): no chunk framing, so each part is one write as it is. Only browsers' images get it;
+ * other clients misread it (src/server/uws/stream-transport.ts).
+ */
+export const STREAM_LENGTH = Number.MAX_SAFE_INTEGER;
 /** Written once at the start of every stream body. */
 export const STREAM_PREAMBLE = Buffer.from(`--${BOUNDARY}\r\n`, 'latin1');
 const TRAILER = `\r\n--${BOUNDARY}\r\n`;

@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import { Socket, type AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
-import { STREAM_PREAMBLE } from '../../stream/multipart.js';
+import type { Duplex, Writable } from 'node:stream';
+import { STREAM_LENGTH, STREAM_PREAMBLE } from '../../stream/multipart.js';
 import type { FrontEnd, FrontEndOptions } from '../front-end.js';
 import type { Headers, PlainResponse } from '../router.js';
 import { limitSendQueue } from '../send-queue.js';
@@ -28,6 +28,9 @@ function writePlain(res: ServerResponse, r: PlainResponse, head: boolean): void 
   res.end(head ? undefined : body);
 }
 
+/** What a transport writes to: the response (chunked framing) or, for a browser image, its socket. */
+type PartSink = Pick<Writable, 'write' | 'writableLength' | 'destroy'>;
+
 /**
  * Node's writable stream keeps a reference to each part (no copy) until the socket has taken it
  * all, and the part's buffer goes back to the feed's pool once nobody holds it (part-pool.ts).
@@ -36,32 +39,54 @@ function writePlain(res: ServerResponse, r: PlainResponse, head: boolean): void 
  * the write (nothing is left in node's buffer), else when the write's callback runs. Chunked
  * framing and corking make node write on the next tick at times: that part is then in flight
  * for one tick.
+ *
+ * The sink is the response for chunked streams; for a browser's <img> it is the socket itself
+ * (see lengthFramedSocket): no chunk framing, no cork and next-tick uncork, no ServerResponse
+ * bookkeeping, one write of the part as it is.
  */
 class NodeStreamTransport implements StreamTransport {
   /** A part is in node's buffer: the next write callback that finds the buffer empty drains it. */
   private waiting = false;
   private readonly written = (): void => {
     // Callbacks run in write order; the one that finds nothing buffered is the last part's.
-    if (!this.waiting || this.res.writableLength > 0) return;
+    if (!this.waiting || this.sink.writableLength > 0) return;
     this.waiting = false;
     this.onDrained();
   };
 
   constructor(
-    private readonly res: ServerResponse,
+    private readonly sink: PartSink,
     private readonly onDrained: () => void,
   ) {}
 
   send(part: Buffer): boolean {
-    this.res.write(part, this.written);
-    if (this.res.writableLength === 0) return true;
+    this.sink.write(part, this.written);
+    if (this.sink.writableLength === 0) return true;
     this.waiting = true;
     return false;
   }
 
   close(): void {
-    this.res.destroy();
+    this.sink.destroy();
   }
+}
+
+/**
+ * Starts a browser image's stream on the socket itself and returns the socket, or returns null
+ * where the response must be written through node:http (chunked): a client other than a
+ * browser's <img> (they misread a length that is never reached, stream-transport.ts), HTTP/1.0
+ * (its body ends with the connection anyway), or a request pipelined behind another whose
+ * response has not yet finished (its response has no socket yet; node:http orders the bytes).
+ *
+ * The head goes out through node:http (flushHeaders, with `Content-Length` never reached), so
+ * node's bookkeeping of the response stays right; the body is then written to the socket.
+ */
+function lengthFramedSocket(req: IncomingMessage, res: ServerResponse, headers: Headers): Socket | null {
+  const socket = req.socket;
+  if (req.headers['sec-fetch-dest'] !== 'image' || req.httpVersionMinor !== 1 || res.socket !== socket) return null;
+  res.writeHead(200, { ...headerObject(headers), 'Content-Length': String(STREAM_LENGTH) });
+  res.flushHeaders();
+  return socket;
 }
 
 /**
@@ -135,7 +160,9 @@ export async function startNodeFrontEnd(options: FrontEndOptions): Promise<Front
         return;
       case 'stream': {
         req.socket.setNoDelay(true); // each part is one write; don't let Nagle hold its tail
-        res.writeHead(200, headerObject(route.headers));
+        const socket = lengthFramedSocket(req, res, route.headers);
+        if (socket === null) res.writeHead(200, headerObject(route.headers));
+        const sink: PartSink = socket ?? res;
         const viewer: Viewer = new Viewer(
           {
             camera: route.camera.name,
@@ -145,7 +172,7 @@ export async function startNodeFrontEnd(options: FrontEndOptions): Promise<Front
             slowTimeoutMs: route.slowTimeoutMs,
           },
           route.camera.feed,
-          new NodeStreamTransport(res, () => viewer.drained()),
+          new NodeStreamTransport(sink, () => viewer.drained()),
           (v) => {
             viewers.delete(v);
             options.onViewerGone(v);
@@ -159,7 +186,7 @@ export async function startNodeFrontEnd(options: FrontEndOptions): Promise<Front
         // first, that response never emits 'close', and the viewer would stay until the slow-
         // client timeout (forever with --slow-client-timeout 0), holding a --max-clients place.
         req.socket.once('close', () => viewer.finish());
-        res.write(STREAM_PREAMBLE);
+        sink.write(STREAM_PREAMBLE);
         viewer.start();
         return;
       }

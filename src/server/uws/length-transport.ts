@@ -7,10 +7,8 @@
  * uWS's write offset in onWritable. One syscall per frame, no chunk framing.
  */
 
+import { STREAM_LENGTH } from '../../stream/multipart.js';
 import { UwsTransport } from './stream-transport.js';
-
-/** Declared Content-Length of a stream: never reached. */
-export const STREAM_LENGTH = Number.MAX_SAFE_INTEGER;
 
 export class LengthTransport extends UwsTransport {
   /**
