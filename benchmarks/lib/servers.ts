@@ -15,6 +15,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { findUws } from '../../src/server/uws/binary.js';
 import { spawnBounded, type Child } from './processes.js';
 
 /** The repository root (this file runs from dist/benchmarks/lib/). */
@@ -63,7 +64,15 @@ export interface ServerSpec {
 const framering = (name: ServerName, http: 'uws' | 'node', banner: string, threads = 1): ServerSpec => ({
   name,
   description: `framering, files camera, ${banner} front end${http === 'node' ? ' (`--http node`)' : ''}, ${threads} HTTP thread${threads > 1 ? 's' : ''}`,
-  unavailable: () => (existsSync(CLI) ? undefined : `${CLI} is missing (npm run build)`),
+  unavailable: () => {
+    if (!existsSync(CLI)) return `${CLI} is missing (npm run build)`;
+    // The server runs on this Node.js: skip the uWS runs where no uWebSockets.js build loads.
+    if (http === 'uws') {
+      const uws = findUws();
+      if (uws.picked === null) return uws.summary;
+    }
+    return undefined;
+  },
   command: (dir, fps) => ({
     file: process.execPath,
     args: [
