@@ -208,9 +208,27 @@ describe('uWebSockets.js binaries for Raspberry Pi OS', () => {
     });
   }
 
-  it("the same reading of this machine's own binary (the one that loads here) gives this machine", () => {
-    const machines: Record<string, number> = { x64: 62, arm64: EM_AARCH64, arm: EM_ARM };
-    const own = elf(join(pkg, 'binaries', `uws_linux_${process.arch}_${process.versions.modules}.node`));
-    assert.equal(own.machine, machines[process.arch]);
+  // @btc-vision/uwebsockets.js (uNetworking's 20.57) is what 64-bit Raspberry Pi OS trixie loads
+  // with Node.js 20-25; it has no 32-bit build.
+  const TRIXIE_GLIBC = [2, 41];
+  const btc = dirname(createRequire(import.meta.url).resolve('@btc-vision/uwebsockets.js'));
+  for (const [abi, node] of [
+    ['115', 'Node.js 20, trixie'],
+    ['127', 'Node.js 22'],
+    ['137', 'Node.js 24'],
+    ['141', 'Node.js 25'],
+  ] as const) {
+    it(`@btc-vision/uwebsockets.js uws_linux_arm64_${abi}.node (${node}) is a 64-bit AArch64 library for trixie's glibc`, () => {
+      const e = elf(join(btc, `uws_linux_arm64_${abi}.node`));
+      assert.deepEqual([e.bits, e.littleEndian, e.machine], [64, true, EM_AARCH64]);
+      assert.ok(e.glibc[1]! <= TRIXIE_GLIBC[1]!, `needs glibc ${e.glibc.join('.')}`);
+    });
+  }
+
+  it('the same reading of the x86-64 builds gives x86-64 (so the checks above can fail)', () => {
+    const EM_X86_64 = 62;
+    assert.equal(elf(join(pkg, 'binaries', 'uws_linux_x64_115.node')).machine, EM_X86_64);
+    assert.equal(elf(join(btc, 'uws_linux_x64_137.node')).machine, EM_X86_64);
+    assert.notEqual(elf(join(btc, 'uws_linux_x64_137.node')).machine, EM_AARCH64);
   });
 });
