@@ -23,6 +23,10 @@ async function main(): Promise<void> {
     const { runDoctor } = await import('./doctor.js');
     process.exit(await runDoctor(process.argv.slice(3)));
   }
+  if (process.argv[2] === 'sign') {
+    const { runSign } = await import('./sign.js');
+    process.exit(runSign(process.argv.slice(3)));
+  }
   let parsed: ParseResult;
   try {
     parsed = parseConfig(process.argv.slice(2));
@@ -31,7 +35,9 @@ async function main(): Promise<void> {
     throw err;
   }
   if (parsed.kind === 'help') {
-    process.stdout.write(`${helpText(VERSION)}\nframering doctor [--json] [options] checks this machine and the configured cameras.\n`);
+    process.stdout.write(
+      `${helpText(VERSION)}\nframering doctor [--json] [options] checks this machine and the configured cameras.\nframering sign --url-secret-file FILE [--camera NAME] [--ttl 1h] prints a signed link (framering sign --help).\n`,
+    );
     return;
   }
   if (parsed.kind === 'version') {

@@ -10,14 +10,16 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '../core/errors.js';
 import type { DriverOptions } from '../drivers/types.js';
 import type { Credentials } from '../server/auth.js';
-import { checkTlsPair, readAuthFile } from './option-parsers.js';
+import { checkTlsPair, readAuthFile, readUrlSecretFile } from './option-parsers.js';
 import { CAMERA_OPTIONS, type OptionFields, type OptionName, OPTIONS } from './options.js';
 
 /**
  * The validated configuration: one field per option (durations in ms), the cameras, and the
  * driver options as the top level gives them (the defaults of every camera).
  */
-export interface Config extends Omit<OptionFields, 'config' | 'authFile' | 'camera' | 'auth'> {
+export interface Config extends Omit<OptionFields, 'config' | 'authFile' | 'urlSecretFile' | 'camera' | 'auth'> {
+  /** Keys of signed links (--url-secret-file), the first signing; empty = no signed links. */
+  readonly urlKeys: readonly string[];
   /** The first camera's driver. */
   readonly camera: string;
   /** Accepted Basic credentials (--auth and --auth-file); empty = no authentication. */
@@ -78,6 +80,8 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   }
   if (config.authFile !== undefined) config.auth = [...(config.auth as Credentials[]), ...readAuthFile(config.authFile as string)];
   delete config.authFile;
+  config.urlKeys = config.urlSecretFile === undefined ? [] : readUrlSecretFile(config.urlSecretFile as string);
+  delete config.urlSecretFile;
   delete config.config;
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
     throw new ConfigError(

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { ConfigError, describeError } from '../core/errors.js';
 import { type Credentials, parseCredentials } from '../server/auth.js';
+import { MIN_KEY_BYTES } from '../server/signed-links.js';
 
 export type Parser<T> = (raw: string, flag: string) => T;
 
@@ -111,4 +112,33 @@ export function readAuthFile(path: string): Credentials[] {
   });
   if (out.length === 0) throw new ConfigError(`invalid --auth-file "${path}": no USER:PASSWORD lines`);
   return out;
+}
+
+/**
+ * The keys of --url-secret-file: one per line (`#` comments and blank lines skipped, a UTF-8 BOM
+ * and CR line ends tolerated), the first signing, all verifying. Each must be at least
+ * MIN_KEY_BYTES long: a short key makes links guessable.
+ */
+export function readUrlSecretFile(path: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`invalid --url-secret-file "${path}": cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const keys: string[] = [];
+  text
+    .replace(/^\uFEFF/, '')
+    .split(/\r\n|\r|\n/)
+    .forEach((raw, i) => {
+      const line = raw.trim();
+      if (line === '' || line.startsWith('#')) return;
+      if (Buffer.byteLength(line) < MIN_KEY_BYTES)
+        throw new ConfigError(
+          `invalid --url-secret-file "${path}": line ${i + 1} is shorter than ${MIN_KEY_BYTES} bytes (use e.g. openssl rand -base64 32)`,
+        );
+      keys.push(line);
+    });
+  if (keys.length === 0) throw new ConfigError(`invalid --url-secret-file "${path}": no key in it`);
+  return keys;
 }

@@ -230,6 +230,18 @@ export const OPTIONS = Object.freeze({
     help: 'like --auth, one USER:PASSWORD per line',
     doc: { default: '', meaning: 'the same, one `USER:PASSWORD` per line (`#` comments allowed)' },
   }),
+  'url-secret-file': option({
+    key: 'urlSecretFile',
+    env: 'FRAMERING_URL_SECRET_FILE',
+    valueName: 'FILE',
+    parse: nonEmpty,
+    help: 'accept signed, expiring links (framering sign) made with a key in FILE, one per line',
+    doc: {
+      default: '',
+      meaning:
+        "accept signed, expiring links to a camera's stream or snapshot made with a key in FILE (one per line, the first signs; [access](docs/access.md))",
+    },
+  }),
   'tls-cert': option({
     key: 'tlsCert',
     env: 'FRAMERING_TLS_CERT',

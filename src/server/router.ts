@@ -8,6 +8,7 @@ import type { CameraView } from '../stream/camera-view.js';
 import type { Logger } from '../core/log.js';
 import { STREAM_CONTENT_TYPE } from '../stream/multipart.js';
 import { BasicAuth } from './auth.js';
+import { hasSignature, type LinkGrant, LinkVerifier } from './signed-links.js';
 import { renderIndexPage } from './page.js';
 import { snapshot } from './snapshot.js';
 import type { Admission, Lease } from './admission.js';
@@ -34,7 +35,16 @@ export interface PlainResponse {
 
 export type Route =
   | { kind: 'plain'; response: PlainResponse }
-  | { kind: 'stream'; camera: CameraView; maxFps: number; slowTimeoutMs: number; headers: Headers; lease: Lease }
+  | {
+      kind: 'stream';
+      camera: CameraView;
+      maxFps: number;
+      slowTimeoutMs: number;
+      /** The stream ends at this time (ms since the epoch): its signed link's expiry; 0 = never. */
+      endsAt: number;
+      headers: Headers;
+      lease: Lease;
+    }
   | { kind: 'deferred'; response: Promise<PlainResponse> };
 
 export interface RouterOptions {
@@ -53,6 +63,7 @@ const STATUS_TEXT: Record<number, string> = {
   204: 'No Content',
   400: 'Bad Request',
   401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
   500: 'Internal Server Error',
@@ -82,10 +93,15 @@ export class Router {
   private readonly common: Headers;
   private readonly settings: HttpSettings;
   private readonly auth: BasicAuth | null;
+  private readonly links: LinkVerifier | null;
+  /** Every route takes credentials or a signed link (Basic auth or a URL secret is configured). */
+  private readonly guarded: boolean;
 
   constructor(private readonly o: RouterOptions) {
     this.settings = o.settings;
     this.auth = o.settings.auth.length > 0 ? new BasicAuth(o.settings.auth) : null;
+    this.links = o.settings.urlKeys.length > 0 ? new LinkVerifier(o.settings.urlKeys) : null;
+    this.guarded = this.auth !== null || this.links !== null;
     this.byName = new Map(o.cameras.map((c) => [c.name, c]));
     this.page = renderIndexPage(
       o.cameras.map((c, i) => {
@@ -114,30 +130,61 @@ export class Router {
     // Health checks stay open so orchestrators need no credentials.
     if (path === '/healthz') return this.onlyGet(req, () => this.healthz());
     if (method === 'OPTIONS' && this.settings.corsOrigin) return this.preflight();
-    if (this.auth && !this.auth.check(req.header('authorization'))) {
-      return this.plain(401, TEXT, 'authentication required\n', [['WWW-Authenticate', BasicAuth.challenge]]);
+    // A signed link is checked before anything else, and grants its own path only.
+    if (hasSignature(req.query)) return this.signed(req);
+    if (this.guarded && !this.auth?.check(req.header('authorization'))) {
+      if (this.auth) return this.plain(401, TEXT, 'authentication required\n', [['WWW-Authenticate', BasicAuth.challenge]]);
+      return this.plain(403, TEXT, 'a signed link is required (framering sign)\n');
     }
     if (path === '/' || path === '/index.html')
       return this.onlyGet(req, () => this.plain(200, 'text/html; charset=utf-8', this.page, [['Cache-Control', 'no-cache']]));
     if (path === '/status') return this.onlyGet(req, () => ({ kind: 'deferred', response: this.status() }));
     if (path === '/metrics') return this.onlyGet(req, () => ({ kind: 'deferred', response: this.metrics() }));
 
-    const m = /^\/cameras\/([^/]+)\/(video_feed|snapshot)$/.exec(path);
-    const camera = m ? this.byName.get(safeDecode(m[1]!)) : this.o.cameras[0];
-    const what = m ? m[2] : path === '/video_feed' ? 'video_feed' : path === '/snapshot' ? 'snapshot' : null;
-    if (what === null) return this.plain(404, TEXT, `not found: ${path}\n`);
-    // JSON.stringify: a decoded name may hold a line break or a NUL; the error stays one line.
-    if (!camera) return this.plain(404, TEXT, `no camera named ${JSON.stringify(safeDecode(m![1]!))}\n`);
-    if (what === 'snapshot') return this.onlyGet(req, () => ({ kind: 'deferred', response: this.snapshot(camera) }));
-    return this.onlyGet(req, () => this.stream(req, camera));
+    const target = this.cameraRoute(path);
+    if (target === null) return this.plain(404, TEXT, `not found: ${path}\n`);
+    if ('missing' in target) return this.plain(404, TEXT, `no camera named ${target.missing}\n`);
+    return this.cameraResponse(req, target.camera, target.what, undefined);
   }
 
-  private stream(req: RequestInfo, camera: CameraView): Route {
-    const all = new URLSearchParams(req.query).getAll('fps');
+  /** The camera and route a path names, the name of a camera that does not exist, or null. */
+  private cameraRoute(path: string): { camera: CameraView; what: 'video_feed' | 'snapshot' } | { missing: string } | null {
+    const m = /^\/cameras\/([^/]+)\/(video_feed|snapshot)$/.exec(path);
+    const camera = m ? this.byName.get(safeDecode(m[1]!)) : this.o.cameras[0];
+    const what = m ? (m[2] as 'video_feed' | 'snapshot') : path === '/video_feed' ? 'video_feed' : path === '/snapshot' ? 'snapshot' : null;
+    if (what === null) return null;
+    // JSON.stringify: a decoded name may hold a line break or a NUL; the error stays one line.
+    if (!camera) return { missing: JSON.stringify(safeDecode(m![1]!)) };
+    return { camera, what };
+  }
+
+  private cameraResponse(req: RequestInfo, camera: CameraView, what: 'video_feed' | 'snapshot', grant: LinkGrant | undefined): Route {
+    if (what === 'snapshot') return this.onlyGet(req, () => ({ kind: 'deferred', response: this.snapshot(camera) }));
+    return this.onlyGet(req, () => this.stream(req, camera, grant));
+  }
+
+  /**
+   * A request carrying `sig`: a signed link. It grants the one camera route it was signed for,
+   * until its expiry, at most at its fps; anything wrong with it is a 403 saying what.
+   */
+  private signed(req: RequestInfo): Route {
+    const refuse = (why: string): Route => this.plain(403, TEXT, `signed link refused: ${why}\n`);
+    if (this.links === null) return refuse('this server has no --url-secret-file');
+    const target = this.cameraRoute(req.path);
+    if (target === null || 'missing' in target) return refuse("a signed link grants only a camera's stream or snapshot");
+    const others = this.o.cameras.flatMap((c) => [`/cameras/${encodeURIComponent(c.name)}/${target.what}`]);
+    const check = this.links.check(req.path, req.query, others);
+    if (!check.ok) return refuse(check.reason);
+    return this.cameraResponse(req, target.camera, target.what, check.grant);
+  }
+
+  private stream(req: RequestInfo, camera: CameraView, grant: LinkGrant | undefined): Route {
+    // A signed link's query is its own: its fps is the cap it was signed with.
+    const all = grant ? [] : new URLSearchParams(req.query).getAll('fps');
     // ?fps=5&fps=50 has no one meaning (get() would silently take the first).
     if (all.length > 1) return this.plain(400, TEXT, `invalid query parameter fps: given ${all.length} times, expected once\n`);
     const fps = all[0] ?? null;
-    let maxFps = 0;
+    let maxFps = grant?.maxFps ?? 0;
     if (fps !== null) {
       maxFps = /^[0-9]*\.?[0-9]+$/.test(fps) ? Number(fps) : NaN;
       // JSON.stringify: the decoded value may hold a line break or a NUL; the error stays one line.
@@ -156,7 +203,15 @@ export class Router {
     }
     if (lease === undefined) return { kind: 'plain', response: { status: 200, headers: [...streamHeaders, ...this.common], body: '' } };
     const headers = [...streamHeaders, ...this.common];
-    return { kind: 'stream', camera, maxFps, slowTimeoutMs: this.settings.slowClientTimeoutMs, headers, lease };
+    return {
+      kind: 'stream',
+      camera,
+      maxFps,
+      slowTimeoutMs: this.settings.slowClientTimeoutMs,
+      endsAt: grant?.expiresAt ?? 0,
+      headers,
+      lease,
+    };
   }
 
   private async snapshot(camera: CameraView): Promise<PlainResponse> {

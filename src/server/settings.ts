@@ -21,6 +21,8 @@ export interface HttpSettings {
   readonly tls: TlsFiles | undefined;
   /** Accepted Basic credentials; empty = no authentication. */
   readonly auth: readonly Credentials[];
+  /** Keys of signed links (signed-links.ts), the first signing; empty = signed links refused. */
+  readonly urlKeys: readonly string[];
   readonly corsOrigin: string | undefined;
   /** Most stream viewers at once over every thread; 0 = no limit. */
   readonly maxClients: number;

@@ -34,6 +34,11 @@ export interface ViewerInfo {
   maxFps: number;
   /** A frame in flight longer than this (ms) disconnects the viewer; 0 = never. */
   slowTimeoutMs: number;
+  /**
+   * The stream ends at this time, ms since the epoch (its signed link's expiry); 0 = never. It
+   * ends between two parts, never inside one.
+   */
+  endsAt?: number;
 }
 
 /** A viewer's place under the server's client limit, given back once when the viewer finishes. */
@@ -59,6 +64,8 @@ export class Viewer implements FrameSubscriber {
   framesRepeated = 0;
   /** The viewer was disconnected for not taking its frame within the slow-client timeout. */
   disconnectedSlow = false;
+  /** The stream was ended because its signed link expired. */
+  expired = false;
   /** performance.now() when the frame in flight was handed to the transport. */
   private busySince = 0;
   private open = true;
@@ -104,6 +111,7 @@ export class Viewer implements FrameSubscriber {
     this.busy = false;
     this.letGo();
     if (!this.open) return;
+    if (this.pastEnd()) return;
     const latest = this.feed.latest;
     if (latest !== null && latest.seq !== this.lastSeq) this.offer(latest, false);
   }
@@ -135,6 +143,7 @@ export class Viewer implements FrameSubscriber {
   private offer(frame: Frame, repeat: boolean, now = performance.now()): void {
     // A frame handed over at subscribe time can also arrive through the feed: send it once.
     if (!this.open || (!repeat && frame.seq === this.lastSeq)) return;
+    if (this.pastEnd()) return;
     if (this.busy) {
       if (!repeat) this.framesSkipped++;
       // Checked on each new frame and each keepalive (at least once a second): no timer per viewer.
@@ -175,6 +184,19 @@ export class Viewer implements FrameSubscriber {
       this.busy = false;
       this.letGo();
     }
+  }
+
+  /**
+   * Ends the stream once its link has expired, between parts: checked on each frame, keepalive
+   * and drain (at least once a second), so no timer per viewer. A part still in flight finishes
+   * first: while busy nothing new is sent anyway, and drained() checks again. True if it ended.
+   */
+  private pastEnd(): boolean {
+    const endsAt = this.info.endsAt ?? 0;
+    if (endsAt === 0 || this.busy || Date.now() < endsAt) return false;
+    this.expired = true;
+    this.close();
+    return true;
   }
 
   private letGo(): void {

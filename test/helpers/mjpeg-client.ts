@@ -396,6 +396,11 @@ export class MjpegClient {
   closed = false;
   /** The body ended as its framing says (Content-Length reached, last chunk, close, or closing boundary). */
   bodyComplete = false;
+  /** Bytes received after the last whole part: a part the end of the stream cut off (0 if none). */
+  get partialBytes(): number {
+    return this.multipart?.pendingBytes ?? 0;
+  }
+
   /** For responses that are not multipart: the whole body so far. */
   get body(): Buffer {
     return Buffer.concat(this.plainBody);

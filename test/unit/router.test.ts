@@ -28,6 +28,7 @@ function settings(extra: Partial<HttpSettings> = {}): HttpSettings {
     port: 0,
     tls: undefined,
     auth: [],
+    urlKeys: [],
     corsOrigin: undefined,
     maxClients: 0,
     slowClientTimeoutMs: 10_000,

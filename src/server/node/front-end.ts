@@ -170,6 +170,7 @@ export async function startNodeFrontEnd(options: FrontEndOptions): Promise<Front
             remoteAddress: req.socket.remoteAddress ?? '',
             maxFps: route.maxFps,
             slowTimeoutMs: route.slowTimeoutMs,
+            endsAt: route.endsAt,
           },
           route.camera.feed,
           new NodeStreamTransport(sink, () => viewer.drained()),

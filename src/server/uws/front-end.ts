@@ -74,7 +74,14 @@ export async function startUwsFrontEnd(options: FrontEndOptions): Promise<FrontE
           () => viewer.finish(),
         );
         const viewer: Viewer = new Viewer(
-          { camera: route.camera.name, path, remoteAddress, maxFps: route.maxFps, slowTimeoutMs: route.slowTimeoutMs },
+          {
+            camera: route.camera.name,
+            path,
+            remoteAddress,
+            maxFps: route.maxFps,
+            slowTimeoutMs: route.slowTimeoutMs,
+            endsAt: route.endsAt,
+          },
           route.camera.feed,
           transport,
           (v) => {
