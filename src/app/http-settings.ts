@@ -11,13 +11,28 @@ export interface HttpExtras {
 }
 
 export function httpSettings(config: Config, extras: HttpExtras): HttpSettings {
-  const { host, port, auth, urlKeys, corsOrigin, maxClients, slowClientTimeoutMs, sendQueueBytes, tlsCert, tlsKey } = config;
+  const {
+    host,
+    port,
+    auth,
+    urlKeys,
+    lockoutAttempts,
+    lockoutWindowMs,
+    lockoutDurationMs,
+    corsOrigin,
+    maxClients,
+    slowClientTimeoutMs,
+    sendQueueBytes,
+    tlsCert,
+    tlsKey,
+  } = config;
   return Object.freeze({
     host,
     port,
     tls: tlsCert !== undefined && tlsKey !== undefined ? Object.freeze({ cert: tlsCert, key: tlsKey }) : undefined,
     auth: Object.freeze([...auth]),
     urlKeys: Object.freeze([...urlKeys]),
+    lockout: Object.freeze({ attempts: lockoutAttempts, windowMs: lockoutWindowMs, durationMs: lockoutDurationMs }),
     corsOrigin,
     maxClients,
     slowClientTimeoutMs,

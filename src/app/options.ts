@@ -242,6 +242,37 @@ export const OPTIONS = Object.freeze({
         "accept signed, expiring links to a camera's stream or snapshot made with a key in FILE (one per line, the first signs; [access](docs/access.md))",
     },
   }),
+  'lockout-attempts': option({
+    key: 'lockoutAttempts',
+    env: 'FRAMERING_LOCKOUT_ATTEMPTS',
+    valueName: 'N',
+    parse: integer(0, 1_000_000),
+    default: 10,
+    help: 'refuse an address (429) after N failed credentials or signed links within --lockout-window (default 10; 0 = never)',
+    doc: {
+      default: '`10`',
+      meaning:
+        'after N failed Basic credentials or signed links from one address within `--lockout-window`, refuse that address with `429` for `--lockout-duration` ([access](docs/access.md#brute-force-lockout)); `0` = never',
+    },
+  }),
+  'lockout-window': option({
+    key: 'lockoutWindowMs',
+    env: 'FRAMERING_LOCKOUT_WINDOW',
+    valueName: 'S',
+    parse: seconds(1, 86400),
+    default: 60_000,
+    help: 'the window failed attempts are counted in, seconds (default 60)',
+    doc: { default: '`60`', meaning: 'seconds in which `--lockout-attempts` failures lock an address' },
+  }),
+  'lockout-duration': option({
+    key: 'lockoutDurationMs',
+    env: 'FRAMERING_LOCKOUT_DURATION',
+    valueName: 'S',
+    parse: seconds(1, 86400),
+    default: 300_000,
+    help: 'how long a locked address is refused, seconds (default 300)',
+    doc: { default: '`300`', meaning: 'seconds a locked address is refused; running streams are not affected' },
+  }),
   'tls-cert': option({
     key: 'tlsCert',
     env: 'FRAMERING_TLS_CERT',

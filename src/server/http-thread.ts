@@ -41,7 +41,6 @@ export interface HttpThread {
 
 export async function startHttpThread(o: HttpThreadOptions): Promise<HttpThread> {
   let frontEnd: FrontEnd | null = null;
-  const metrics = new ThreadMetrics(o.thread, o.cameras, () => frontEnd?.viewers ?? []);
   const router = new Router({
     cameras: o.cameras,
     settings: o.settings,
@@ -50,6 +49,7 @@ export async function startHttpThread(o: HttpThreadOptions): Promise<HttpThread>
     status: o.status,
     metrics: o.metrics,
   });
+  const metrics = new ThreadMetrics(o.thread, o.cameras, () => frontEnd?.viewers ?? [], router.lockout);
   const options = {
     settings: o.settings,
     port: o.port,

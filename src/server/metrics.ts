@@ -23,6 +23,7 @@ import {
 } from 'prom-client';
 import type { CameraView } from '../stream/camera-view.js';
 import { LatencyHistogram } from './latency-histogram.js';
+import type { Lockout } from './lockout.js';
 import type { Viewer } from '../stream/viewer.js';
 
 /** One thread's metrics as prom-client JSON (structured-clone safe). */
@@ -39,10 +40,41 @@ export class ThreadMetrics {
     readonly thread: number,
     private readonly cameras: readonly CameraView[],
     private readonly viewers: () => Iterable<Viewer>,
+    lockout: Lockout | null = null,
   ) {
     const r = this.registry;
     const self = this;
     const threadLabel = { thread: String(thread) };
+    if (lockout !== null) {
+      new Counter({
+        name: 'framering_auth_failures_total',
+        help: 'Failed Basic credentials (kind="basic") and refused signed links (kind="link")',
+        labelNames: ['kind'],
+        registers: [r],
+        collect() {
+          setTotals(this, [
+            [{ kind: 'basic' }, lockout.failures.basic],
+            [{ kind: 'link' }, lockout.failures.link],
+          ]);
+        },
+      });
+      new Counter({
+        name: 'framering_lockouts_total',
+        help: 'Addresses refused after --lockout-attempts failures within --lockout-window',
+        registers: [r],
+        collect() {
+          setTotals(this, [[{}, lockout.lockouts]]);
+        },
+      });
+      new Gauge({
+        name: 'framering_locked_addresses',
+        help: 'Addresses refused now by the brute-force lockout',
+        registers: [r],
+        collect() {
+          this.set(lockout.lockedNow());
+        },
+      });
+    }
     new Gauge({
       name: 'framering_clients',
       help: 'Stream viewers connected now',

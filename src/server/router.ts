@@ -9,6 +9,7 @@ import type { Logger } from '../core/log.js';
 import { STREAM_CONTENT_TYPE } from '../stream/multipart.js';
 import { BasicAuth } from './auth.js';
 import { hasSignature, type LinkGrant, LinkVerifier } from './signed-links.js';
+import { Lockout } from './lockout.js';
 import { renderIndexPage } from './page.js';
 import { snapshot } from './snapshot.js';
 import type { Admission, Lease } from './admission.js';
@@ -23,6 +24,8 @@ export interface RequestInfo {
   query: string;
   /** Lower-case header name → value, or undefined. */
   header(name: string): string | undefined;
+  /** The client's address (asked only where the lockout needs it). */
+  remoteAddress(): string;
 }
 
 export type Headers = readonly (readonly [string, string])[];
@@ -66,6 +69,7 @@ const STATUS_TEXT: Record<number, string> = {
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -94,6 +98,8 @@ export class Router {
   private readonly settings: HttpSettings;
   private readonly auth: BasicAuth | null;
   private readonly links: LinkVerifier | null;
+  /** Failed attempts per address, where something is guarded and the lockout is on; null otherwise. */
+  readonly lockout: Lockout | null;
   /** Every route takes credentials or a signed link (Basic auth or a URL secret is configured). */
   private readonly guarded: boolean;
 
@@ -102,6 +108,8 @@ export class Router {
     this.auth = o.settings.auth.length > 0 ? new BasicAuth(o.settings.auth) : null;
     this.links = o.settings.urlKeys.length > 0 ? new LinkVerifier(o.settings.urlKeys) : null;
     this.guarded = this.auth !== null || this.links !== null;
+    const l = o.settings.lockout;
+    this.lockout = this.guarded && l.attempts > 0 ? new Lockout(l, o.log) : null;
     this.byName = new Map(o.cameras.map((c) => [c.name, c]));
     this.page = renderIndexPage(
       o.cameras.map((c, i) => {
@@ -130,12 +138,13 @@ export class Router {
     // Health checks stay open so orchestrators need no credentials.
     if (path === '/healthz') return this.onlyGet(req, () => this.healthz());
     if (method === 'OPTIONS' && this.settings.corsOrigin) return this.preflight();
-    // A signed link is checked before anything else, and grants its own path only.
-    if (hasSignature(req.query)) return this.signed(req);
-    if (this.guarded && !this.auth?.check(req.header('authorization'))) {
-      if (this.auth) return this.plain(401, TEXT, 'authentication required\n', [['WWW-Authenticate', BasicAuth.challenge]]);
-      return this.plain(403, TEXT, 'a signed link is required (framering sign)\n');
+    if (this.guarded) {
+      const denied = this.grant(req);
+      if (denied !== null) return denied;
+      // A signed link is checked before anything else, and grants its own path only.
+      if (hasSignature(req.query)) return this.signed(req);
     }
+    if (hasSignature(req.query)) return this.plain(403, TEXT, 'signed link refused: this server has no --url-secret-file\n');
     if (path === '/' || path === '/index.html')
       return this.onlyGet(req, () => this.plain(200, 'text/html; charset=utf-8', this.page, [['Cache-Control', 'no-cache']]));
     if (path === '/status') return this.onlyGet(req, () => ({ kind: 'deferred', response: this.status() }));
@@ -164,11 +173,41 @@ export class Router {
   }
 
   /**
+   * On a guarded server: null when the request may go on (Basic credentials that check, or a
+   * signed link, checked by signed()), else the refusal: 429 for a locked-out address, 401 (or
+   * 403 where only signed links are accepted). Failed credentials count towards the lockout;
+   * a request without any does not (a browser asks without them first).
+   */
+  private grant(req: RequestInfo): Route | null {
+    const lockout = this.lockout;
+    const address = lockout === null ? '' : req.remoteAddress();
+    if (lockout !== null) {
+      const wait = lockout.retryAfterMs(address);
+      if (wait > 0) {
+        const s = Math.ceil(wait / 1000);
+        return this.plain(429, TEXT, `too many failed attempts from this address; try again in ${s} s\n`, [['Retry-After', String(s)]]);
+      }
+    }
+    if (hasSignature(req.query)) return null;
+    const authorization = req.header('authorization');
+    if (this.auth?.check(authorization)) {
+      lockout?.succeed(address);
+      return null;
+    }
+    if (authorization !== undefined && this.auth !== null) lockout?.fail(address, 'basic');
+    if (this.auth) return this.plain(401, TEXT, 'authentication required\n', [['WWW-Authenticate', BasicAuth.challenge]]);
+    return this.plain(403, TEXT, 'a signed link is required (framering sign)\n');
+  }
+
+  /**
    * A request carrying `sig`: a signed link. It grants the one camera route it was signed for,
    * until its expiry, at most at its fps; anything wrong with it is a 403 saying what.
    */
   private signed(req: RequestInfo): Route {
-    const refuse = (why: string): Route => this.plain(403, TEXT, `signed link refused: ${why}\n`);
+    const refuse = (why: string): Route => {
+      this.lockout?.fail(req.remoteAddress(), 'link');
+      return this.plain(403, TEXT, `signed link refused: ${why}\n`);
+    };
     if (this.links === null) return refuse('this server has no --url-secret-file');
     const target = this.cameraRoute(req.path);
     if (target === null || 'missing' in target) return refuse("a signed link grants only a camera's stream or snapshot");

@@ -23,6 +23,8 @@ export interface HttpSettings {
   readonly auth: readonly Credentials[];
   /** Keys of signed links (signed-links.ts), the first signing; empty = signed links refused. */
   readonly urlKeys: readonly string[];
+  /** Brute-force lockout (lockout.ts): failures that lock an address (0 = off), window and duration in ms. */
+  readonly lockout: { readonly attempts: number; readonly windowMs: number; readonly durationMs: number };
   readonly corsOrigin: string | undefined;
   /** Most stream viewers at once over every thread; 0 = no limit. */
   readonly maxClients: number;

@@ -20,6 +20,8 @@ export interface FetchOptions {
   /** A request body, sent as is. */
   body?: string | Buffer;
   timeoutMs?: number;
+  /** Connect from this local address (another 127.x.y.z is another client address). */
+  localAddress?: string;
 }
 
 export interface FetchResponse {
@@ -36,11 +38,12 @@ export interface FetchResponse {
 export function fetchOnce(
   port: number,
   path: string,
-  { method = 'GET', headers = {}, ca, body, timeoutMs = 5000 }: FetchOptions = {},
+  { method = 'GET', headers = {}, ca, body, timeoutMs = 5000, localAddress }: FetchOptions = {},
 ): Promise<FetchResponse> {
   return new Promise((resolve, reject) => {
     const options = {
       host: '127.0.0.1',
+      localAddress,
       port,
       method,
       path,

@@ -56,6 +56,8 @@ export interface ClientOptions {
   headers?: Record<string, string>;
   /** Connect with TLS, trusting this CA certificate (PEM). */
   ca?: string;
+  /** Connect from this local address (another 127.x.y.z is another client address; plain TCP only). */
+  localAddress?: string;
   /** How long connect() waits for the response head, ms (default 5000). */
   headTimeoutMs?: number;
   /**
@@ -422,7 +424,9 @@ export class MjpegClient {
     this.options = options;
     const host = options.host ?? '127.0.0.1';
     this.socket =
-      options.ca === undefined ? connect({ host, port: options.port }) : tlsConnect({ host, port: options.port, ca: options.ca });
+      options.ca === undefined
+        ? connect({ host, port: options.port, localAddress: options.localAddress })
+        : tlsConnect({ host, port: options.port, ca: options.ca });
     this.socket.setNoDelay(true);
     this.closedPromise = new Promise((resolve) => this.socket.once('close', () => resolve()));
     this.socket.on('data', (chunk: Buffer) => this.onBytes(chunk));

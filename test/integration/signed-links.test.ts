@@ -39,6 +39,9 @@ for (const http of FRONT_ENDS) {
         await keyFile(t),
         '--auth',
         'user:secret',
+        // Every refusal below counts as a failed attempt: no lockout in this test (lockout.test.ts).
+        '--lockout-attempts',
+        '0',
         '--camera',
         'front=emulated',
         '--camera',

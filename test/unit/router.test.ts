@@ -29,6 +29,7 @@ function settings(extra: Partial<HttpSettings> = {}): HttpSettings {
     tls: undefined,
     auth: [],
     urlKeys: [],
+    lockout: { attempts: 10, windowMs: 60_000, durationMs: 300_000 },
     corsOrigin: undefined,
     maxClients: 0,
     slowClientTimeoutMs: 10_000,
@@ -59,6 +60,7 @@ function req(method: string, target: string, headers: Record<string, string> = {
     path: q < 0 ? target : target.slice(0, q),
     query: q < 0 ? '' : target.slice(q + 1),
     header: (name) => headers[name],
+    remoteAddress: () => headers['x-test-address'] ?? '192.0.2.1',
   };
 }
 
@@ -141,7 +143,8 @@ describe('Router', () => {
   test('--auth: 401 with a challenge without the right credentials; /healthz stays open', () => {
     const credentials = parseCredentials('user:secret');
     assert.ok(credentials);
-    const r = router({ auth: [credentials] });
+    // The lockout would refuse this test's many wrong credentials from one address: off here.
+    const r = router({ auth: [credentials], lockout: { attempts: 0, windowMs: 60_000, durationMs: 300_000 } });
     const good = `Basic ${Buffer.from('user:secret').toString('base64')}`;
     const bad = `Basic ${Buffer.from('user:wrong').toString('base64')}`;
     for (const path of ['/', '/video_feed', '/snapshot', '/status', '/metrics', '/nope']) {

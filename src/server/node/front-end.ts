@@ -144,6 +144,7 @@ export async function startNodeFrontEnd(options: FrontEndOptions): Promise<Front
         const v = req.headers[name];
         return Array.isArray(v) ? v.join(', ') : v;
       },
+      remoteAddress: () => req.socket.remoteAddress ?? '',
     });
     switch (route.kind) {
       case 'plain':

@@ -47,7 +47,13 @@ export async function startUwsFrontEnd(options: FrontEndOptions): Promise<FrontE
   const handle = (res: HttpResponse, req: HttpRequest): void => {
     const method = req.getMethod().toUpperCase();
     const path = req.getUrl();
-    const route = router.route({ method, path, query: req.getQuery() ?? '', header: (name) => req.getHeader(name) || undefined });
+    const route = router.route({
+      method,
+      path,
+      query: req.getQuery() ?? '',
+      header: (name) => req.getHeader(name) || undefined,
+      remoteAddress: () => Buffer.from(res.getRemoteAddressAsText()).toString('latin1'),
+    });
     switch (route.kind) {
       case 'plain':
         writePlain(res, route.response, method === 'HEAD');
