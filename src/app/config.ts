@@ -10,14 +10,16 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '../core/errors.js';
 import type { DriverOptions } from '../drivers/types.js';
 import type { Credentials } from '../server/auth.js';
-import { checkTlsPair, readAuthFile, readUrlSecretFile } from './option-parsers.js';
+import { checkTlsPair, readAuthFile, readMetricsTokenFile, readUrlSecretFile } from './option-parsers.js';
 import { CAMERA_OPTIONS, type OptionFields, type OptionName, OPTIONS } from './options.js';
 
 /**
  * The validated configuration: one field per option (durations in ms), the cameras, and the
  * driver options as the top level gives them (the defaults of every camera).
  */
-export interface Config extends Omit<OptionFields, 'config' | 'authFile' | 'urlSecretFile' | 'camera' | 'auth'> {
+export interface Config extends Omit<OptionFields, 'config' | 'authFile' | 'urlSecretFile' | 'metricsTokenFile' | 'camera' | 'auth'> {
+  /** The bearer token that opens /metrics (--metrics-token-file), or undefined. */
+  readonly metricsToken: string | undefined;
   /** Keys of signed links (--url-secret-file), the first signing; empty = no signed links. */
   readonly urlKeys: readonly string[];
   /** The first camera's driver. */
@@ -78,10 +80,18 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     else if (fromEnv !== undefined && fromEnv !== '') config[spec.key] = parse(fromEnv, spec.env);
     else if (fromFile !== undefined) config[spec.key] = parse(fromFile, `${configPath}: ${name}`);
   }
-  if (config.authFile !== undefined) config.auth = [...(config.auth as Credentials[]), ...readAuthFile(config.authFile as string)];
+  if (config.authFile !== undefined) {
+    const fromFile = readAuthFile(config.authFile as string);
+    for (const c of config.auth as Credentials[])
+      if (fromFile.some((f) => f.user === c.user)) throw new ConfigError(`invalid --auth: user "${c.user}" is also in --auth-file`);
+    config.auth = [...(config.auth as Credentials[]), ...fromFile];
+  }
+  const authFile = config.authFile as string | undefined;
   delete config.authFile;
   config.urlKeys = config.urlSecretFile === undefined ? [] : readUrlSecretFile(config.urlSecretFile as string);
   delete config.urlSecretFile;
+  config.metricsToken = config.metricsTokenFile === undefined ? undefined : readMetricsTokenFile(config.metricsTokenFile as string);
+  delete config.metricsTokenFile;
   delete config.config;
   if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
     throw new ConfigError(
@@ -102,6 +112,13 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   else cameras = [cameraFromEntries(DEFAULT_CAMERA_NAME, file.options.camera ?? OPTIONS.camera.default, {}, defaults, String(configPath))];
   config.cameras = Object.freeze(cameras.map((c) => Object.freeze(c)));
   config.camera = cameras[0]!.driver;
+  // A user's cameras must exist: a typo would otherwise lock that user out of what was meant.
+  for (const c of config.auth as Credentials[])
+    for (const name of c.cameras ?? [])
+      if (!cameras.some((cam) => cam.name === name))
+        throw new ConfigError(
+          `invalid --auth-file "${authFile}": user "${c.user}" names camera "${name}", which is not configured (${cameras.map((cam) => cam.name).join(', ')})`,
+        );
   return { kind: 'run', config: Object.freeze(config) as unknown as Config };
 }
 

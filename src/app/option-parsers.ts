@@ -104,12 +104,32 @@ export function readAuthFile(path: string): Credentials[] {
     throw new ConfigError(`invalid --auth-file "${path}": cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
   const out: Credentials[] = [];
-  text.split(/\r?\n/).forEach((line, i) => {
-    if (line.trim() === '' || line.trimStart().startsWith('#')) return;
-    const c = parseCredentials(line);
-    if (!c) throw new ConfigError(`invalid --auth-file "${path}": line ${i + 1} is not USER:PASSWORD`);
-    out.push(c);
-  });
+  const seen = new Set<string>();
+  text
+    .replace(/^\uFEFF/, '')
+    .split(/\r\n|\r|\n/)
+    .forEach((raw, i) => {
+      const line = raw.trim();
+      if (line === '' || line.startsWith('#')) return;
+      const at = `invalid --auth-file "${path}": line ${i + 1}`;
+      // USER:PASSWORD, then rights as NAME=VALUE words: a password in the file has no spaces.
+      const [first, ...words] = line.split(/[ \t]+/);
+      const c = parseCredentials(first!);
+      if (!c) throw new ConfigError(`${at} is not USER:PASSWORD [cameras=NAME,...] [role=admin|viewer]`);
+      for (const word of words) {
+        const eq = word.indexOf('=');
+        const [key, value] = eq < 0 ? [word, ''] : [word.slice(0, eq), word.slice(eq + 1)];
+        if (key === 'cameras' && value !== '' && c.cameras === undefined) c.cameras = value.split(',').filter((n) => n !== '');
+        else if (key === 'role' && (value === 'admin' || value === 'viewer') && c.role === undefined) c.role = value;
+        else
+          throw new ConfigError(
+            `${at}: unexpected "${word.slice(0, 40)}" (after USER:PASSWORD only cameras=NAME,... and role=admin|viewer, once each; a password here cannot contain spaces)`,
+          );
+      }
+      if (seen.has(c.user)) throw new ConfigError(`${at}: user "${c.user}" is already given`);
+      seen.add(c.user);
+      out.push(c);
+    });
   if (out.length === 0) throw new ConfigError(`invalid --auth-file "${path}": no USER:PASSWORD lines`);
   return out;
 }
@@ -141,4 +161,27 @@ export function readUrlSecretFile(path: string): string[] {
     });
   if (keys.length === 0) throw new ConfigError(`invalid --url-secret-file "${path}": no key in it`);
   return keys;
+}
+
+/** The token of --metrics-token-file: its first line that is not blank or a `#` comment, at least MIN_KEY_BYTES long. */
+export function readMetricsTokenFile(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(
+      `invalid --metrics-token-file "${path}": cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
+  }
+  const token = text
+    .replace(/^\uFEFF/, '')
+    .split(/\r\n|\r|\n/)
+    .map((l) => l.trim())
+    .find((l) => l !== '' && !l.startsWith('#'));
+  if (token === undefined) throw new ConfigError(`invalid --metrics-token-file "${path}": no token in it`);
+  if (Buffer.byteLength(token) < MIN_KEY_BYTES || /\s/.test(token))
+    throw new ConfigError(
+      `invalid --metrics-token-file "${path}": the token must be one word of at least ${MIN_KEY_BYTES} bytes (use e.g. openssl rand -hex 32)`,
+    );
+  return token;
 }

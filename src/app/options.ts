@@ -227,8 +227,12 @@ export const OPTIONS = Object.freeze({
     env: 'FRAMERING_AUTH_FILE',
     valueName: 'FILE',
     parse: nonEmpty,
-    help: 'like --auth, one USER:PASSWORD per line',
-    doc: { default: '', meaning: 'the same, one `USER:PASSWORD` per line (`#` comments allowed)' },
+    help: 'like --auth, one USER:PASSWORD [cameras=NAME,...] [role=admin|viewer] per line',
+    doc: {
+      default: '',
+      meaning:
+        'the same, one `USER:PASSWORD` per line (`#` comments allowed), optionally with the cameras the user may watch and a role (`cameras=front,door role=viewer`; [access](docs/access.md#users-cameras-and-roles))',
+    },
   }),
   'url-secret-file': option({
     key: 'urlSecretFile',
@@ -240,6 +244,18 @@ export const OPTIONS = Object.freeze({
       default: '',
       meaning:
         "accept signed, expiring links to a camera's stream or snapshot made with a key in FILE (one per line, the first signs; [access](docs/access.md))",
+    },
+  }),
+  'metrics-token-file': option({
+    key: 'metricsTokenFile',
+    env: 'FRAMERING_METRICS_TOKEN_FILE',
+    valueName: 'FILE',
+    parse: nonEmpty,
+    help: 'let a scraper read /metrics with Authorization: Bearer TOKEN, the token in FILE',
+    doc: {
+      default: '',
+      meaning:
+        'open `/metrics` to `Authorization: Bearer TOKEN` (a Prometheus scraper), the token being the first line of FILE; nothing else ([access](docs/access.md#metrics-for-a-scraper))',
     },
   }),
   'lockout-attempts': option({

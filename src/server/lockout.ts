@@ -24,7 +24,7 @@ export interface LockoutOptions {
   maxTracked?: number;
 }
 
-export type FailureKind = 'basic' | 'link';
+export type FailureKind = 'basic' | 'link' | 'bearer';
 
 interface Entry {
   /** When the current window of failures began. */
@@ -38,7 +38,7 @@ const DEFAULT_MAX_TRACKED = 10_000;
 
 export class Lockout {
   /** Failed attempts by kind, for /metrics. */
-  readonly failures: Record<FailureKind, number> = { basic: 0, link: 0 };
+  readonly failures: Record<FailureKind, number> = { basic: 0, link: 0, bearer: 0 };
   /** Times an address was locked, for /metrics. */
   lockouts = 0;
   private readonly table = new Map<string, Entry>();

@@ -48,13 +48,14 @@ export class ThreadMetrics {
     if (lockout !== null) {
       new Counter({
         name: 'framering_auth_failures_total',
-        help: 'Failed Basic credentials (kind="basic") and refused signed links (kind="link")',
+        help: 'Failed Basic credentials (kind="basic"), refused signed links (kind="link") and wrong /metrics tokens (kind="bearer")',
         labelNames: ['kind'],
         registers: [r],
         collect() {
           setTotals(this, [
             [{ kind: 'basic' }, lockout.failures.basic],
             [{ kind: 'link' }, lockout.failures.link],
+            [{ kind: 'bearer' }, lockout.failures.bearer],
           ]);
         },
       });

@@ -58,7 +58,7 @@ figcaption { display: flex; flex-wrap: wrap; align-items: center; align-content:
 .cam:fullscreen { border: 0; border-radius: 0; background: #000; }
 .cam:fullscreen .view { flex: 1; min-height: 0; }
 .cam:fullscreen .view img { max-height: none; aspect-ratio: auto; }
-html:not(.js) .js-only, [hidden] { display: none !important; }
+html:not(.js) .js-only, [hidden], body[data-status="off"] .stats, body[data-status="off"] .state { display: none !important; }
 `;
 
 // Runs after the figures exist. It reads cameras from the DOM (data-*), so no server data is
@@ -138,11 +138,17 @@ async function poll() {
   for (const cam of cams.values()) if (cam.live && cam.img.complete && cam.img.naturalWidth === 0) attach(cam, 0);
   setTimeout(poll, POLL_MS);
 }
-poll();
+// A user who may not read /status (role viewer) gets a page without it: streams only.
+if (document.body.dataset.status === 'on') poll();
+else setInterval(() => { for (const cam of cams.values()) if (cam.live && cam.img.complete && cam.img.naturalWidth === 0) attach(cam, 0); }, POLL_MS);
 `;
 
-/** The index page for `cameras`, first one first; everything it needs is inline. */
-export function renderIndexPage(cameras: readonly PageCamera[]): string {
+/**
+ * The index page for `cameras`, first one first; everything it needs is inline. Without
+ * `status` (a user who may not read /status), the page neither links nor polls it, and shows
+ * the streams without their figures.
+ */
+export function renderIndexPage(cameras: readonly PageCamera[], { status = true }: { status?: boolean } = {}): string {
   const views = cameras
     .map((c) => {
       const name = escapeHtml(c.name);
@@ -177,10 +183,10 @@ export function renderIndexPage(cameras: readonly PageCamera[]): string {
 <script>document.documentElement.classList.add('js');</script>
 <style>${STYLE}</style>
 </head>
-<body>
+<body data-status="${status ? 'on' : 'off'}">
 <header>
   <h1>framering</h1>
-  <a href="/status">status</a>
+  ${status ? '<a href="/status">status</a>' : ''}
   <span id="conn" role="status" hidden></span>
 </header>
 <main>

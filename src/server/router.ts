@@ -7,7 +7,8 @@
 import type { CameraView } from '../stream/camera-view.js';
 import type { Logger } from '../core/log.js';
 import { STREAM_CONTENT_TYPE } from '../stream/multipart.js';
-import { BasicAuth } from './auth.js';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { BasicAuth, type Principal } from './auth.js';
 import { hasSignature, type LinkGrant, LinkVerifier } from './signed-links.js';
 import { Lockout } from './lockout.js';
 import { renderIndexPage } from './page.js';
@@ -93,13 +94,16 @@ const streamHeaders: Headers = [
 
 export class Router {
   private readonly byName: ReadonlyMap<string, CameraView>;
-  private readonly page: string;
   private readonly common: Headers;
   private readonly settings: HttpSettings;
   private readonly auth: BasicAuth | null;
   private readonly links: LinkVerifier | null;
   /** Failed attempts per address, where something is guarded and the lockout is on; null otherwise. */
   readonly lockout: Lockout | null;
+  /** SHA-256 of the bearer token that opens /metrics (--metrics-token-file), or null. */
+  private readonly metricsToken: Buffer | null;
+  /** The index page per set of cameras a user may watch (pageFor). */
+  private readonly pages = new Map<string, string>();
   /** Every route takes credentials or a signed link (Basic auth or a URL secret is configured). */
   private readonly guarded: boolean;
 
@@ -108,15 +112,11 @@ export class Router {
     this.auth = o.settings.auth.length > 0 ? new BasicAuth(o.settings.auth) : null;
     this.links = o.settings.urlKeys.length > 0 ? new LinkVerifier(o.settings.urlKeys) : null;
     this.guarded = this.auth !== null || this.links !== null;
+    const token = o.settings.metricsToken;
+    this.metricsToken = token === undefined ? null : createHash('sha256').update(token, 'utf8').digest();
     const l = o.settings.lockout;
-    this.lockout = this.guarded && l.attempts > 0 ? new Lockout(l, o.log) : null;
+    this.lockout = (this.guarded || token !== undefined) && l.attempts > 0 ? new Lockout(l, o.log) : null;
     this.byName = new Map(o.cameras.map((c) => [c.name, c]));
-    this.page = renderIndexPage(
-      o.cameras.map((c, i) => {
-        const base = i === 0 ? '' : `/cameras/${encodeURIComponent(c.name)}`;
-        return { name: c.name, streamPath: `${base}/video_feed`, snapshotPath: `${base}/snapshot` };
-      }),
-    );
     this.common = [
       ['X-Content-Type-Options', 'nosniff'],
       ...(o.settings.corsOrigin
@@ -138,22 +138,78 @@ export class Router {
     // Health checks stay open so orchestrators need no credentials.
     if (path === '/healthz') return this.onlyGet(req, () => this.healthz());
     if (method === 'OPTIONS' && this.settings.corsOrigin) return this.preflight();
+    // A scraper's bearer token opens /metrics (and only it), whatever else is configured.
+    if (path === '/metrics' && this.metricsToken !== null) {
+      const token = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(req.header('authorization') ?? '')?.[1];
+      if (token !== undefined || this.auth === null) return this.bearer(req, token);
+    }
+    let who: Principal | null = null;
     if (this.guarded) {
-      const denied = this.grant(req);
-      if (denied !== null) return denied;
+      const g = this.grant(req);
       // A signed link is checked before anything else, and grants its own path only.
-      if (hasSignature(req.query)) return this.signed(req);
+      if (g === 'signed') return this.signed(req);
+      if ('kind' in g) return g;
+      who = g;
     }
     if (hasSignature(req.query)) return this.plain(403, TEXT, 'signed link refused: this server has no --url-secret-file\n');
     if (path === '/' || path === '/index.html')
-      return this.onlyGet(req, () => this.plain(200, 'text/html; charset=utf-8', this.page, [['Cache-Control', 'no-cache']]));
-    if (path === '/status') return this.onlyGet(req, () => ({ kind: 'deferred', response: this.status() }));
-    if (path === '/metrics') return this.onlyGet(req, () => ({ kind: 'deferred', response: this.metrics() }));
+      return this.onlyGet(req, () => this.plain(200, 'text/html; charset=utf-8', this.pageFor(who), [['Cache-Control', 'no-cache']]));
+    if (path === '/status' || path === '/metrics') {
+      // /status lists every viewer's address; /metrics the traffic: admins only.
+      if (who !== null && !who.admin)
+        return this.plain(403, TEXT, `user ${JSON.stringify(who.user)} may not read ${path} (not an admin)\n`);
+      if (path === '/status') return this.onlyGet(req, () => ({ kind: 'deferred', response: this.status() }));
+      return this.onlyGet(req, () => ({ kind: 'deferred', response: this.metrics() }));
+    }
 
     const target = this.cameraRoute(path);
     if (target === null) return this.plain(404, TEXT, `not found: ${path}\n`);
     if ('missing' in target) return this.plain(404, TEXT, `no camera named ${target.missing}\n`);
+    if (who?.cameras && !who.cameras.has(target.camera.name))
+      return this.plain(403, TEXT, `user ${JSON.stringify(who.user)} may not watch camera ${JSON.stringify(target.camera.name)}\n`);
     return this.cameraResponse(req, target.camera, target.what, undefined);
+  }
+
+  /** The page with the cameras `who` may watch (every camera for null), rendered once per set. */
+  private pageFor(who: Principal | null): string {
+    const status = who === null || who.admin;
+    const key = `${status}\n${who?.cameras ? [...who.cameras].sort().join('\n') : ''}`;
+    let page = this.pages.get(key);
+    if (page === undefined) {
+      const cameras = this.o.cameras.filter((c) => !who?.cameras || who.cameras.has(c.name));
+      page = renderIndexPage(
+        cameras.map((c) => {
+          const base = c === this.o.cameras[0] ? '' : `/cameras/${encodeURIComponent(c.name)}`;
+          return { name: c.name, streamPath: `${base}/video_feed`, snapshotPath: `${base}/snapshot` };
+        }),
+        { status },
+      );
+      this.pages.set(key, page);
+    }
+    return page;
+  }
+
+  /** /metrics with a bearer token (--metrics-token-file): the token, compared in constant time. */
+  private bearer(req: RequestInfo, token: string | undefined): Route {
+    const locked = this.lockedOut(req);
+    if (locked !== null) return locked;
+    if (token !== undefined && this.metricsToken !== null) {
+      const given = createHash('sha256').update(token, 'utf8').digest();
+      if (timingSafeEqual(given, this.metricsToken)) return this.onlyGet(req, () => ({ kind: 'deferred', response: this.metrics() }));
+      this.lockout?.fail(req.remoteAddress(), 'bearer');
+    }
+    return this.plain(401, TEXT, `${token === undefined ? 'a' : 'the right'} bearer token is required for /metrics\n`, [
+      ['WWW-Authenticate', 'Bearer realm="framering metrics"'],
+    ]);
+  }
+
+  /** 429 while the request's address is locked out, else null. */
+  private lockedOut(req: RequestInfo): Route | null {
+    if (this.lockout === null) return null;
+    const wait = this.lockout.retryAfterMs(req.remoteAddress());
+    if (wait <= 0) return null;
+    const s = Math.ceil(wait / 1000);
+    return this.plain(429, TEXT, `too many failed attempts from this address; try again in ${s} s\n`, [['Retry-After', String(s)]]);
   }
 
   /** The camera and route a path names, the name of a camera that does not exist, or null. */
@@ -178,23 +234,17 @@ export class Router {
    * 403 where only signed links are accepted). Failed credentials count towards the lockout;
    * a request without any does not (a browser asks without them first).
    */
-  private grant(req: RequestInfo): Route | null {
-    const lockout = this.lockout;
-    const address = lockout === null ? '' : req.remoteAddress();
-    if (lockout !== null) {
-      const wait = lockout.retryAfterMs(address);
-      if (wait > 0) {
-        const s = Math.ceil(wait / 1000);
-        return this.plain(429, TEXT, `too many failed attempts from this address; try again in ${s} s\n`, [['Retry-After', String(s)]]);
-      }
-    }
-    if (hasSignature(req.query)) return null;
+  private grant(req: RequestInfo): Route | Principal | 'signed' {
+    const locked = this.lockedOut(req);
+    if (locked !== null) return locked;
+    if (hasSignature(req.query)) return 'signed';
     const authorization = req.header('authorization');
-    if (this.auth?.check(authorization)) {
-      lockout?.succeed(address);
-      return null;
+    const who = this.auth?.check(authorization) ?? null;
+    if (who !== null) {
+      this.lockout?.succeed(req.remoteAddress());
+      return who;
     }
-    if (authorization !== undefined && this.auth !== null) lockout?.fail(address, 'basic');
+    if (authorization !== undefined && this.auth !== null) this.lockout?.fail(req.remoteAddress(), 'basic');
     if (this.auth) return this.plain(401, TEXT, 'authentication required\n', [['WWW-Authenticate', BasicAuth.challenge]]);
     return this.plain(403, TEXT, 'a signed link is required (framering sign)\n');
   }

@@ -23,6 +23,8 @@ export interface HttpSettings {
   readonly auth: readonly Credentials[];
   /** Keys of signed links (signed-links.ts), the first signing; empty = signed links refused. */
   readonly urlKeys: readonly string[];
+  /** The bearer token that opens /metrics (--metrics-token-file), or undefined. */
+  readonly metricsToken: string | undefined;
   /** Brute-force lockout (lockout.ts): failures that lock an address (0 = off), window and duration in ms. */
   readonly lockout: { readonly attempts: number; readonly windowMs: number; readonly durationMs: number };
   readonly corsOrigin: string | undefined;

@@ -29,6 +29,7 @@ function settings(extra: Partial<HttpSettings> = {}): HttpSettings {
     tls: undefined,
     auth: [],
     urlKeys: [],
+    metricsToken: undefined,
     lockout: { attempts: 10, windowMs: 60_000, durationMs: 300_000 },
     corsOrigin: undefined,
     maxClients: 0,
