@@ -246,6 +246,18 @@ export const OPTIONS = Object.freeze({
         "accept signed, expiring links to a camera's stream or snapshot made with a key in FILE (one per line, the first signs; [access](docs/access.md))",
     },
   }),
+  'page-link-ttl': option({
+    key: 'pageLinkTtlMs',
+    env: 'FRAMERING_PAGE_LINK_TTL',
+    valueName: 'S',
+    parse: seconds(10, 86400),
+    default: 600_000,
+    help: "with --url-secret-file, how long the page's own signed links live, seconds (default 600)",
+    doc: {
+      default: '`600`',
+      meaning: 'with `--url-secret-file`: how long the signed links the page streams from live; the page renews them at 80 % of that',
+    },
+  }),
   'metrics-token-file': option({
     key: 'metricsTokenFile',
     env: 'FRAMERING_METRICS_TOKEN_FILE',

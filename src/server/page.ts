@@ -72,16 +72,36 @@ function attach(cam, delay) {
   clearTimeout(cam.retry);
   cam.live = false;
   cam.fig.dataset.stalled = '';
-  // A fresh query makes the browser open a new request rather than reuse the ended image.
-  cam.retry = setTimeout(() => { cam.retry = 0; cam.img.src = cam.stream + '?r=' + (++streamGeneration); }, delay);
+  cam.retry = setTimeout(() => {
+    cam.retry = 0;
+    // A signed link is new each time (its nonce); otherwise a fresh query makes the browser open
+    // a new request rather than reuse the ended image.
+    if (cam.link) relink(cam).catch(() => attach(cam, RETRY_MS));
+    else cam.img.src = cam.stream + '?r=' + (++streamGeneration);
+  }, delay);
+}
+// Where the server has a URL secret: the image streams from a short-lived signed link, which
+// this renews well before it expires (the server ends a stream when its link expires), so the
+// page keeps streaming without asking for credentials again.
+async function relink(cam) {
+  const res = await fetch(cam.link, { cache: 'no-store', signal: AbortSignal.timeout(RETRY_MS * 3) });
+  if (!res.ok) throw new Error('HTTP ' + res.status);
+  const link = await res.json();
+  cam.img.src = link.stream;
+  cam.snapshot.href = link.snapshot;
+  clearTimeout(cam.renew);
+  const left = Date.parse(link.expiresAt) - Date.now();
+  cam.renew = setTimeout(() => relink(cam).catch(() => attach(cam, RETRY_MS)), Math.max(RETRY_MS, left * 0.8));
 }
 for (const fig of document.querySelectorAll('figure.cam')) {
   const field = (name) => fig.querySelector('[data-field="' + name + '"]');
   const img = fig.querySelector('img');
   // live: it has shown a frame since it was last (re)attached.
-  const cam = { fig, img, stream: fig.dataset.stream, retry: 0, live: img.complete && img.naturalWidth > 0,
+  const cam = { fig, img, stream: fig.dataset.stream, link: fig.dataset.link, renew: 0, snapshot: fig.querySelector('[data-action="snapshot"]'),
+    retry: 0, live: img.complete && img.naturalWidth > 0,
     state: field('state'), fps: field('fps'), viewers: field('viewers'), resolution: field('resolution'), error: field('error') };
   cams.set(fig.dataset.camera, cam);
+  if (cam.link) relink(cam).catch(() => attach(cam, RETRY_MS));
   // The stream failed, or the server went away: try again shortly (and again, while it fails).
   img.addEventListener('error', () => attach(cam, RETRY_MS));
   // Chromium fires this once, at the first frame of a stream.
@@ -146,15 +166,21 @@ else setInterval(() => { for (const cam of cams.values()) if (cam.live && cam.im
 /**
  * The index page for `cameras`, first one first; everything it needs is inline. Without
  * `status` (a user who may not read /status), the page neither links nor polls it, and shows
- * the streams without their figures.
+ * the streams without their figures. With `links` (the server has a URL secret), each image
+ * streams from a short-lived signed link the page fetches from /cameras/NAME/link and renews;
+ * without JavaScript it streams from its plain path with the browser's credentials.
  */
-export function renderIndexPage(cameras: readonly PageCamera[], { status = true }: { status?: boolean } = {}): string {
+export function renderIndexPage(
+  cameras: readonly PageCamera[],
+  { status = true, links = false }: { status?: boolean; links?: boolean } = {},
+): string {
   const views = cameras
     .map((c) => {
       const name = escapeHtml(c.name);
       const stream = escapeHtml(c.streamPath);
       const snapshot = escapeHtml(c.snapshotPath ?? c.streamPath.replace(/video_feed$/, 'snapshot'));
-      return `<figure class="cam" data-camera="${name}" data-stream="${stream}">
+      const link = links ? ` data-link="/cameras/${escapeHtml(encodeURIComponent(c.name))}/link"` : '';
+      return `<figure class="cam" data-camera="${name}" data-stream="${stream}"${link}>
   <div class="view"><img src="${stream}" alt="live view of camera ${name}"></div>
   <figcaption>
     <span class="name">${name}</span>

@@ -7,9 +7,9 @@
 import type { CameraView } from '../stream/camera-view.js';
 import type { Logger } from '../core/log.js';
 import { STREAM_CONTENT_TYPE } from '../stream/multipart.js';
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { BasicAuth, type Principal } from './auth.js';
-import { hasSignature, type LinkGrant, LinkVerifier } from './signed-links.js';
+import { hasSignature, type LinkGrant, LinkVerifier, signLink } from './signed-links.js';
 import { Lockout } from './lockout.js';
 import { renderIndexPage } from './page.js';
 import { snapshot } from './snapshot.js';
@@ -30,6 +30,9 @@ export interface RequestInfo {
 }
 
 export type Headers = readonly (readonly [string, string])[];
+
+/** What a camera's path asks for: its stream, a snapshot, or (for the page) a fresh signed link. */
+type CameraRoute = 'video_feed' | 'snapshot' | 'link';
 
 export interface PlainResponse {
   status: number;
@@ -182,7 +185,7 @@ export class Router {
           const base = c === this.o.cameras[0] ? '' : `/cameras/${encodeURIComponent(c.name)}`;
           return { name: c.name, streamPath: `${base}/video_feed`, snapshotPath: `${base}/snapshot` };
         }),
-        { status },
+        { status, links: this.links !== null },
       );
       this.pages.set(key, page);
     }
@@ -213,17 +216,38 @@ export class Router {
   }
 
   /** The camera and route a path names, the name of a camera that does not exist, or null. */
-  private cameraRoute(path: string): { camera: CameraView; what: 'video_feed' | 'snapshot' } | { missing: string } | null {
-    const m = /^\/cameras\/([^/]+)\/(video_feed|snapshot)$/.exec(path);
+  private cameraRoute(path: string): { camera: CameraView; what: CameraRoute } | { missing: string } | null {
+    const m = /^\/cameras\/([^/]+)\/(video_feed|snapshot|link)$/.exec(path);
     const camera = m ? this.byName.get(safeDecode(m[1]!)) : this.o.cameras[0];
-    const what = m ? (m[2] as 'video_feed' | 'snapshot') : path === '/video_feed' ? 'video_feed' : path === '/snapshot' ? 'snapshot' : null;
+    const what = m ? (m[2] as CameraRoute) : path === '/video_feed' ? 'video_feed' : path === '/snapshot' ? 'snapshot' : null;
     if (what === null) return null;
     // JSON.stringify: a decoded name may hold a line break or a NUL; the error stays one line.
     if (!camera) return { missing: JSON.stringify(safeDecode(m![1]!)) };
     return { camera, what };
   }
 
-  private cameraResponse(req: RequestInfo, camera: CameraView, what: 'video_feed' | 'snapshot', grant: LinkGrant | undefined): Route {
+  /**
+   * /cameras/NAME/link, for the page of a logged-in user where the server has a URL secret: a
+   * fresh short-lived signed link to the camera's stream and snapshot (JSON), which the page puts
+   * in its <img> and renews before it expires.
+   */
+  private pageLink(req: RequestInfo, camera: CameraView): Route {
+    const key = this.settings.urlKeys[0];
+    if (key === undefined) return this.plain(404, TEXT, `not found: ${req.path}\n`);
+    const expiresAt = Date.now() + this.settings.pageLinkTtlMs;
+    const nonce = randomBytes(6).toString('base64url');
+    const base = `/cameras/${encodeURIComponent(camera.name)}`;
+    const link = (what: string): string => `${base}/${what}?${signLink(key, `${base}/${what}`, expiresAt, undefined, nonce)}`;
+    const body = JSON.stringify({
+      stream: link('video_feed'),
+      snapshot: link('snapshot'),
+      expiresAt: new Date(Math.ceil(expiresAt / 1000) * 1000).toISOString(),
+    });
+    return this.onlyGet(req, () => this.plain(200, 'application/json; charset=utf-8', `${body}\n`, [['Cache-Control', NO_STORE]]));
+  }
+
+  private cameraResponse(req: RequestInfo, camera: CameraView, what: CameraRoute, grant: LinkGrant | undefined): Route {
+    if (what === 'link') return this.pageLink(req, camera);
     if (what === 'snapshot') return this.onlyGet(req, () => ({ kind: 'deferred', response: this.snapshot(camera) }));
     return this.onlyGet(req, () => this.stream(req, camera, grant));
   }
@@ -260,7 +284,8 @@ export class Router {
     };
     if (this.links === null) return refuse('this server has no --url-secret-file');
     const target = this.cameraRoute(req.path);
-    if (target === null || 'missing' in target) return refuse("a signed link grants only a camera's stream or snapshot");
+    if (target === null || 'missing' in target || target.what === 'link')
+      return refuse("a signed link grants only a camera's stream or snapshot");
     const others = this.o.cameras.flatMap((c) => [`/cameras/${encodeURIComponent(c.name)}/${target.what}`]);
     const check = this.links.check(req.path, req.query, others);
     if (!check.ok) return refuse(check.reason);

@@ -23,6 +23,8 @@ export interface HttpSettings {
   readonly auth: readonly Credentials[];
   /** Keys of signed links (signed-links.ts), the first signing; empty = signed links refused. */
   readonly urlKeys: readonly string[];
+  /** How long the page's own signed links live, ms (router: /cameras/NAME/link). */
+  readonly pageLinkTtlMs: number;
   /** The bearer token that opens /metrics (--metrics-token-file), or undefined. */
   readonly metricsToken: string | undefined;
   /** Brute-force lockout (lockout.ts): failures that lock an address (0 = off), window and duration in ms. */

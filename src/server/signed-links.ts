@@ -13,8 +13,12 @@
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
-/** Query parameters a signed link carries; any other makes it invalid (it would be unsigned). */
-const SIGNED = new Set(['exp', 'fps', 'sig']);
+/**
+ * Query parameters a signed link carries; any other makes it invalid (it would be unsigned).
+ * `r` is a nonce the page adds so that two links made in the same second differ (a browser does
+ * not reload an <img> whose src did not change).
+ */
+const SIGNED = new Set(['exp', 'fps', 'r', 'sig']);
 const SIG_BYTES = 32;
 /** Keys shorter than this are refused: a link's forgery resistance is the key's entropy. */
 export const MIN_KEY_BYTES = 16;
@@ -28,7 +32,8 @@ export interface LinkGrant {
 
 export type LinkCheck = { ok: true; grant: LinkGrant } | { ok: false; reason: string };
 
-const message = (path: string, exp: string, fps: string): string => `framering-link-v1\n${path}\n${exp}\n${fps}`;
+const message = (path: string, exp: string, fps: string, r: string): string =>
+  `framering-link-v1\n${path}\n${exp}\n${fps}${r === '' ? '' : `\n${r}`}`;
 
 const mac = (key: string, text: string): Buffer => createHmac('sha256', key).update(text, 'utf8').digest();
 
@@ -39,11 +44,12 @@ export const hasSignature = (query: string): boolean => /(?:^|&)sig=/.test(query
  * The query string of a link to `path` valid until `expiresAt` (ms since the epoch, rounded up
  * to a second), capped at `maxFps` frames per second if given.
  */
-export function signLink(key: string, path: string, expiresAt: number, maxFps?: number): string {
+export function signLink(key: string, path: string, expiresAt: number, maxFps?: number, nonce = ''): string {
   const exp = String(Math.ceil(expiresAt / 1000));
   const fps = maxFps === undefined ? '' : String(maxFps);
-  const sig = mac(key, message(path, exp, fps)).toString('base64url');
-  return `exp=${exp}${fps ? `&fps=${fps}` : ''}&sig=${sig}`;
+  if (!/^[A-Za-z0-9_-]*$/.test(nonce)) throw new Error('a link nonce is letters, digits, - and _');
+  const sig = mac(key, message(path, exp, fps, nonce)).toString('base64url');
+  return `exp=${exp}${fps ? `&fps=${fps}` : ''}${nonce ? `&r=${nonce}` : ''}&sig=${sig}`;
 }
 
 export class LinkVerifier {
@@ -65,12 +71,13 @@ export class LinkVerifier {
     const exp = params.get('exp');
     const fps = params.get('fps') ?? '';
     const sig = params.get('sig') ?? '';
+    const r = params.get('r') ?? '';
     if (exp === null || !/^[0-9]{1,12}$/.test(exp)) return { ok: false, reason: 'malformed link: exp is missing or not Unix seconds' };
     if (fps !== '' && !/^[0-9]*\.?[0-9]+$/.test(fps)) return { ok: false, reason: 'malformed link: fps is not a number' };
     const given = /^[A-Za-z0-9_-]{43}$/.test(sig) ? Buffer.from(sig, 'base64url') : null;
     if (given === null || given.length !== SIG_BYTES) return { ok: false, reason: 'malformed link: sig is not a signature' };
-    if (!this.verifies(path, exp, fps, given)) {
-      const elsewhere = otherPaths.some((p) => p !== path && this.verifies(p, exp, fps, given));
+    if (!this.verifies(path, exp, fps, r, given)) {
+      const elsewhere = otherPaths.some((p) => p !== path && this.verifies(p, exp, fps, r, given));
       return {
         ok: false,
         reason: elsewhere ? 'the link is for another camera' : 'the signature does not match (another key, or the link was altered)',
@@ -83,8 +90,8 @@ export class LinkVerifier {
     return { ok: true, grant: { expiresAt, maxFps } };
   }
 
-  private verifies(path: string, exp: string, fps: string, given: Buffer): boolean {
-    const text = message(path, exp, fps);
+  private verifies(path: string, exp: string, fps: string, r: string, given: Buffer): boolean {
+    const text = message(path, exp, fps, r);
     let ok = false;
     // Every key, no early exit: timing does not tell which key matched, or whether one did.
     for (const key of this.keys) ok = timingSafeEqual(mac(key, text), given) || ok;

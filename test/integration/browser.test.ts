@@ -7,7 +7,9 @@
  */
 
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
@@ -274,6 +276,43 @@ describe('the index page in Chromium', () => {
       await context.close();
       await first.close();
       await second?.close();
+    }
+  });
+
+  test('with a URL secret, the image streams from signed links the page renews before they expire', { skip, timeout: 60_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'framering-page-links-'));
+    try {
+      writeFileSync(join(dir, 'keys'), 'page-links-test-key-0123456789abcdef\n');
+      // Links of 10 s (the shortest): the page renews them after 8 s; the server ends a stream
+      // whose link expired, so the image keeps moving past 10 s only if the renewal works.
+      const args = ['--fps', '5', '--auth', 'user:secret', '--url-secret-file', join(dir, 'keys'), '--page-link-ttl', '10'];
+      await withTestServer(args, async (ts) => {
+        const { context, page, errors } = await openIndex(browser!, ts.port, { httpCredentials: { username: 'user', password: 'secret' } });
+        try {
+          const first = await until(
+            () => imageSize(page, 'default'),
+            (s) => s.width > 0 && s.src.includes('sig='),
+            10_000,
+          );
+          assert.match(first.src, /^\/cameras\/default\/video_feed\?exp=\d+&r=[\w-]+&sig=[\w-]{43}$/);
+          const snapshot = await figure(page, 'default').locator('[data-action="snapshot"]').getAttribute('href');
+          assert.match(snapshot ?? '', /^\/cameras\/default\/snapshot\?exp=\d+&r=[\w-]+&sig=/);
+          // The link works without the browser's credentials: it is what can be copied and shared.
+          const plain = await fetch(`http://127.0.0.1:${ts.port}${snapshot}`);
+          assert.equal(plain.status, 200);
+          await sleep(12_000);
+          const later = await imageSize(page, 'default');
+          assert.notEqual(later.src, first.src, 'the link was renewed');
+          assert.equal(later.width, 640);
+          const colours = await watchColours(page, 'figure[data-camera="default"] img', 2, 5_000);
+          assert.ok(new Set(colours).size >= 2, `the image still moves after the first link expired; saw ${colours.join(', ')}`);
+          assert.deepEqual(errors, []);
+        } finally {
+          await context.close();
+        }
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -30,6 +30,7 @@ function settings(extra: Partial<HttpSettings> = {}): HttpSettings {
     auth: [],
     urlKeys: [],
     metricsToken: undefined,
+    pageLinkTtlMs: 600_000,
     lockout: { attempts: 10, windowMs: 60_000, durationMs: 300_000 },
     corsOrigin: undefined,
     maxClients: 0,

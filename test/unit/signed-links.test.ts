@@ -5,6 +5,7 @@
  */
 
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -67,6 +68,14 @@ describe('signed links', () => {
       reason(v.check(FRONT, signLink('some-other-key-0123456789', FRONT, NOW + HOUR))),
       'the signature does not match (another key, or the link was altered)',
     );
+  });
+
+  it('the signature is what docs/access.md says, so other code can sign links', () => {
+    const msg = 'framering-link-v1\n/cameras/front/video_feed\n1800000000\n5\nn1';
+    const sig = createHmac('sha256', NEW).update(msg).digest('base64url');
+    assert.equal(signLink(NEW, FRONT, 1_800_000_000_000, 5, 'n1'), `exp=1800000000&fps=5&r=n1&sig=${sig}`);
+    const bare = createHmac('sha256', NEW).update('framering-link-v1\n/cameras/front/video_feed\n1800000000\n').digest('base64url');
+    assert.equal(signLink(NEW, FRONT, 1_800_000_000_000), `exp=1800000000&sig=${bare}`);
   });
 
   it('only a query with sig is a signed request', () => {
