@@ -353,7 +353,8 @@ export class Router {
   }
 
   private healthz(): Route {
-    const cameras = Object.fromEntries(this.o.cameras.map((c) => [c.name, c.state]));
+    // Open to anyone: where access is restricted, the cameras' states without their names.
+    const cameras = this.guarded ? this.o.cameras.map((c) => c.state) : Object.fromEntries(this.o.cameras.map((c) => [c.name, c.state]));
     return this.plain(200, 'application/json; charset=utf-8', `${JSON.stringify({ status: 'serving', cameras })}\n`, [
       ['Cache-Control', NO_STORE],
     ]);
