@@ -95,41 +95,49 @@ export function checkTlsPair(cert: string, key: string): void {
   }
 }
 
-/** Reads an auth file: one USER:PASSWORD per line, blank lines and # comments allowed. */
-export function readAuthFile(path: string): Credentials[] {
+/**
+ * The lines of a file of credentials or keys that say something, trimmed, with their 1-based
+ * numbers: `#` comments and blank lines skipped, a UTF-8 BOM and CR or CRLF line ends tolerated.
+ * A file that cannot be read is a ConfigError naming `flag`.
+ */
+function meaningfulLines(path: string, flag: string): { text: string; number: number }[] {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(`invalid --auth-file "${path}": cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new ConfigError(`invalid ${flag} "${path}": cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
-  const out: Credentials[] = [];
-  const seen = new Set<string>();
-  text
+  return text
     .replace(/^\uFEFF/, '')
     .split(/\r\n|\r|\n/)
-    .forEach((raw, i) => {
-      const line = raw.trim();
-      if (line === '' || line.startsWith('#')) return;
-      const at = `invalid --auth-file "${path}": line ${i + 1}`;
-      // USER:PASSWORD, then rights as NAME=VALUE words: a password in the file has no spaces.
-      const [first, ...words] = line.split(/[ \t]+/);
-      const c = parseCredentials(first!);
-      if (!c) throw new ConfigError(`${at} is not USER:PASSWORD [cameras=NAME,...] [role=admin|viewer]`);
-      for (const word of words) {
-        const eq = word.indexOf('=');
-        const [key, value] = eq < 0 ? [word, ''] : [word.slice(0, eq), word.slice(eq + 1)];
-        if (key === 'cameras' && value !== '' && c.cameras === undefined) c.cameras = value.split(',').filter((n) => n !== '');
-        else if (key === 'role' && (value === 'admin' || value === 'viewer') && c.role === undefined) c.role = value;
-        else
-          throw new ConfigError(
-            `${at}: unexpected "${word.slice(0, 40)}" (after USER:PASSWORD only cameras=NAME,... and role=admin|viewer, once each; a password here cannot contain spaces)`,
-          );
-      }
-      if (seen.has(c.user)) throw new ConfigError(`${at}: user "${c.user}" is already given`);
-      seen.add(c.user);
-      out.push(c);
-    });
+    .map((raw, i) => ({ text: raw.trim(), number: i + 1 }))
+    .filter((l) => l.text !== '' && !l.text.startsWith('#'));
+}
+
+/** Reads an auth file: one USER:PASSWORD [cameras=NAME,...] [role=admin|viewer] per line (auth.ts). */
+export function readAuthFile(path: string): Credentials[] {
+  const out: Credentials[] = [];
+  const seen = new Set<string>();
+  for (const { text: line, number } of meaningfulLines(path, '--auth-file')) {
+    const at = `invalid --auth-file "${path}": line ${number}`;
+    // USER:PASSWORD, then rights as NAME=VALUE words: a password in the file has no spaces.
+    const [first, ...words] = line.split(/[ \t]+/);
+    const c = parseCredentials(first!);
+    if (!c) throw new ConfigError(`${at} is not USER:PASSWORD [cameras=NAME,...] [role=admin|viewer]`);
+    for (const word of words) {
+      const eq = word.indexOf('=');
+      const [key, value] = eq < 0 ? [word, ''] : [word.slice(0, eq), word.slice(eq + 1)];
+      if (key === 'cameras' && value !== '' && c.cameras === undefined) c.cameras = value.split(',').filter((n) => n !== '');
+      else if (key === 'role' && (value === 'admin' || value === 'viewer') && c.role === undefined) c.role = value;
+      else
+        throw new ConfigError(
+          `${at}: unexpected "${word.slice(0, 40)}" (after USER:PASSWORD only cameras=NAME,... and role=admin|viewer, once each; a password here cannot contain spaces)`,
+        );
+    }
+    if (seen.has(c.user)) throw new ConfigError(`${at}: user "${c.user}" is already given`);
+    seen.add(c.user);
+    out.push(c);
+  }
   if (out.length === 0) throw new ConfigError(`invalid --auth-file "${path}": no USER:PASSWORD lines`);
   return out;
 }
@@ -140,44 +148,20 @@ export function readAuthFile(path: string): Credentials[] {
  * MIN_KEY_BYTES long: a short key makes links guessable.
  */
 export function readUrlSecretFile(path: string): string[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`invalid --url-secret-file "${path}": cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  const keys: string[] = [];
-  text
-    .replace(/^\uFEFF/, '')
-    .split(/\r\n|\r|\n/)
-    .forEach((raw, i) => {
-      const line = raw.trim();
-      if (line === '' || line.startsWith('#')) return;
-      if (Buffer.byteLength(line) < MIN_KEY_BYTES)
-        throw new ConfigError(
-          `invalid --url-secret-file "${path}": line ${i + 1} is shorter than ${MIN_KEY_BYTES} bytes (use e.g. openssl rand -base64 32)`,
-        );
-      keys.push(line);
-    });
+  const keys = meaningfulLines(path, '--url-secret-file').map(({ text, number }) => {
+    if (Buffer.byteLength(text) < MIN_KEY_BYTES)
+      throw new ConfigError(
+        `invalid --url-secret-file "${path}": line ${number} is shorter than ${MIN_KEY_BYTES} bytes (use e.g. openssl rand -base64 32)`,
+      );
+    return text;
+  });
   if (keys.length === 0) throw new ConfigError(`invalid --url-secret-file "${path}": no key in it`);
   return keys;
 }
 
 /** The token of --metrics-token-file: its first line that is not blank or a `#` comment, at least MIN_KEY_BYTES long. */
 export function readMetricsTokenFile(path: string): string {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(
-      `invalid --metrics-token-file "${path}": cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
-    );
-  }
-  const token = text
-    .replace(/^\uFEFF/, '')
-    .split(/\r\n|\r|\n/)
-    .map((l) => l.trim())
-    .find((l) => l !== '' && !l.startsWith('#'));
+  const token = meaningfulLines(path, '--metrics-token-file')[0]?.text;
   if (token === undefined) throw new ConfigError(`invalid --metrics-token-file "${path}": no token in it`);
   if (Buffer.byteLength(token) < MIN_KEY_BYTES || /\s/.test(token))
     throw new ConfigError(
