@@ -120,12 +120,16 @@ export class CaptureLoop {
       let failure: unknown = null;
       let delivered = false;
       const deliver = (jpeg: Uint8Array): void => {
+        if (this.admission.admit(jpeg) === 0) return;
+        this.noSignal.frameArrived();
+        // 'running' only once this session's first frame is in the ring: a reader that sees
+        // 'running' takes the ring's newest frame as this session's (FrameFeed.subscribe), and
+        // before the publish that is still the previous session's last one.
         if (!delivered) {
           delivered = true;
           backoff = this.opts.backoffInitialMs;
           this.setState('running');
         }
-        if (this.admission.admit(jpeg) !== 0) this.noSignal.frameArrived();
       };
       try {
         this.setState('starting');
