@@ -21,7 +21,7 @@ const loop = new CaptureLoop({
   idleTimeoutMs: data.idleTimeoutMs,
   backoffInitialMs: data.backoffInitialMs,
   noSignalAfterMs: data.noSignalAfterMs,
-  createDriver: async (context) => (await loadDriverModule(data.driver)).createDriver(data.options, context),
+  createDriver: async (context) => (await loadDriverModule(data.driver)).createDriver(data.options, { ...context, nats: data.nats }),
   events: {
     state: (state, error) => post({ type: 'state', state, error }),
     log: (level, message) => post({ type: 'log', level, message }),

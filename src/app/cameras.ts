@@ -24,9 +24,14 @@ export function driverOptions(c: CameraConfig): DriverOptions {
  */
 export async function validateCameras(config: Pick<Config, 'cameras'>): Promise<void> {
   const seen = new Set<string>();
+  const subjects = new Map<string, string>();
   for (const c of config.cameras) {
     if (seen.has(c.name)) throw new ConfigError(`invalid --camera: two cameras are named "${c.name}"`);
     seen.add(c.name);
+    const other = c.subject === undefined ? undefined : subjects.get(c.subject);
+    if (other !== undefined)
+      throw new ConfigError(`invalid subject "${c.subject}": cameras "${other}" and "${c.name}" would share it; give each camera its own (subject=...)`);
+    if (c.subject !== undefined) subjects.set(c.subject, c.name);
     await checkDriver(c.driver, driverOptions(c));
   }
   for (const driver of ONE_PER_PROCESS) {

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../core/errors.js';
+import { cameraSubject, checkNatsAccess, type NatsAccess } from '../drivers/nats-link.js';
 import type { DriverOptions } from '../drivers/types.js';
 import type { Credentials } from '../server/auth.js';
 import { checkTlsPair, readAuthFile, readMetricsTokenFile, readUrlSecretFile } from './option-parsers.js';
@@ -17,7 +18,10 @@ import { CAMERA_OPTIONS, type OptionFields, type OptionName, OPTIONS } from './o
  * The validated configuration: one field per option (durations in ms), the cameras, and the
  * driver options as the top level gives them (the defaults of every camera).
  */
-export interface Config extends Omit<OptionFields, 'config' | 'authFile' | 'urlSecretFile' | 'metricsTokenFile' | 'camera' | 'auth'> {
+export interface Config
+  extends Omit<OptionFields, 'config' | 'authFile' | 'urlSecretFile' | 'metricsTokenFile' | 'camera' | 'auth' | 'natsCreds' | 'natsCa' | 'natsCert' | 'natsKey'> {
+  /** Credentials and TLS files of every NATS connection (--publish, the nats camera). */
+  readonly nats: NatsAccess;
   /** The bearer token that opens /metrics (--metrics-token-file), or undefined. */
   readonly metricsToken: string | undefined;
   /** Keys of signed links (--url-secret-file), the first signing; empty = no signed links. */
@@ -99,6 +103,15 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
     );
   }
   if (config.tlsCert !== undefined) checkTlsPair(config.tlsCert as string, config.tlsKey as string);
+  const nats: NatsAccess = {
+    credsFile: config.natsCreds as string | undefined,
+    caFile: config.natsCa as string | undefined,
+    certFile: config.natsCert as string | undefined,
+    keyFile: config.natsKey as string | undefined,
+  };
+  checkNatsAccess(nats);
+  config.nats = Object.freeze(nats);
+  for (const k of ['natsCreds', 'natsCa', 'natsCert', 'natsKey']) delete config[k];
 
   // Cameras: the command line, else CAMERA, else the file, else the emulated camera.
   const cli = (values.camera as string[] | undefined) ?? [];
@@ -163,6 +176,8 @@ function cameraFromEntries(
     }
     camera[key] = OPTIONS[key as (typeof CAMERA_OPTIONS)[number]].parse(raw, `${key} of camera "${name}"`);
   }
+  // Every camera has a subject: the nats camera reads it, --publish sends on it.
+  camera.subject = cameraSubject(name, camera.subject as string | undefined, where);
   return camera as unknown as CameraConfig;
 }
 

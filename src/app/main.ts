@@ -14,6 +14,7 @@ import { ProcessMetrics } from '../server/metrics.js';
 import { buildStatus, type ThreadStats } from '../server/status.js';
 import { loadUws } from '../server/uws/binary.js';
 import { Camera } from '../stream/camera.js';
+import { NatsPublisher } from '../stream/nats-publisher.js';
 import { driverOptions, validateCameras } from './cameras.js';
 import type { Config } from './config.js';
 import { chooseFrontEnd, resolveHttpThreads } from './front-end-choice.js';
@@ -60,9 +61,20 @@ export async function startServer(config: Config, options: StartOptions): Promis
         idleTimeoutMs: config.idleTimeoutMs,
         noSignalAfterMs: config.noSignalAfterMs,
         backoffInitialMs: options.backoffInitialMs,
+        nats: config.nats,
         log,
       }),
   );
+  // 1b. NATS: another reader of the rings, publishing while edges elsewhere watch.
+  const publisher =
+    config.publish === undefined
+      ? null
+      : new NatsPublisher(
+          config.publish,
+          config.nats,
+          cameras.map((c, i) => ({ name: c.name, subject: config.cameras[i]!.subject!, feed: c.feed })),
+          log,
+        );
 
   // 2. HTTP threads over the cameras' rings: thread 0 here, 1..N-1 in workers.
   const processMetrics = new ProcessMetrics(cameras);
@@ -70,7 +82,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
   let workers: HttpWorkers | null = null;
   const threads = async (): Promise<ThreadStats[]> => [...(local ? [await local.stats()] : []), ...(workers ? await workers.stats() : [])];
   const status = async (): Promise<unknown> =>
-    buildStatus({ cameras, threads: await threads(), frontEnd: frontEndName, version: VERSION, startedAt });
+    buildStatus({ cameras, threads: await threads(), frontEnd: frontEndName, version: VERSION, startedAt, publish: publisher?.status() });
   const metrics = async (): Promise<{ contentType: string; body: string }> =>
     processMetrics.render((await threads()).map((t) => t.metrics));
   const admission = new Admission(settings.maxClients);
@@ -104,6 +116,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
     }
   } catch (err) {
     local?.close();
+    await publisher?.close();
     await Promise.all(cameras.map((c) => c.close()));
     throw err;
   }
@@ -121,6 +134,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
       closing ??= (async () => {
         httpThread.close();
         await httpWorkers?.close();
+        await publisher?.close();
         await Promise.all(cameras.map((c) => c.close()));
       })();
       return closing;

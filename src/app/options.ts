@@ -12,6 +12,7 @@ import { LOG_LEVELS, type LogLevel } from '../core/log.js';
 import { MAX_SLOT_BYTES, MAX_SLOTS, MIN_SLOT_BYTES, MIN_SLOTS } from '../core/ring-layout.js';
 import { BUILTIN_DRIVERS } from '../drivers/registry.js';
 import { FLIPS, ROTATIONS } from '../drivers/types.js';
+import { parseNatsServers } from '../drivers/nats-link.js';
 import { FRONT_ENDS } from '../server/front-end.js';
 import { byteSize, credentials, decimal, integer, nonEmpty, oneOf, type Parser, readableFile, seconds } from './option-parsers.js';
 
@@ -181,6 +182,61 @@ export const OPTIONS = Object.freeze({
     parse: integer(1, 64),
     help: 'JPEG encoder threads, where the driver encodes (default: cores - 1, at least 1)',
     doc: { default: 'cores - 1', meaning: 'JPEG encoder threads, where the driver encodes' },
+  }),
+  subject: option({
+    key: 'subject',
+    env: 'FRAMERING_SUBJECT',
+    valueName: 'SUBJECT',
+    parse: nonEmpty,
+    help: "NATS subject of the camera's frames, for --publish and the nats camera (default framering.CAMERA, CAMERA the camera's name)",
+    doc: {
+      default: '`framering.NAME`',
+      meaning: "NATS subject of the camera's frames, published with `--publish`, read by the `nats` camera ([scaling](docs/scaling.md#nats))",
+    },
+  }),
+  publish: option({
+    key: 'publish',
+    env: 'FRAMERING_PUBLISH',
+    valueName: 'URLS',
+    parse: (raw: string, flag: string) => parseNatsServers(raw, flag),
+    help: "publish every camera's frames to NATS while an edge watches: nats://HOST[:PORT][,...] (user:password@ or token@ for credentials, tls:// for TLS)",
+    doc: {
+      default: '',
+      meaning:
+        "publish every camera's frames to NATS (`nats://[USER:PASSWORD@]HOST[:PORT][,...]`, `tls://` for TLS) while some edge (`--camera nats`) watches ([scaling](docs/scaling.md#nats))",
+    },
+  }),
+  'nats-creds': option({
+    key: 'natsCreds',
+    env: 'FRAMERING_NATS_CREDS',
+    valueName: 'FILE',
+    parse: nonEmpty,
+    help: 'NATS credentials file (user JWT and NKey seed) for --publish and the nats camera',
+    doc: { default: '', meaning: 'NATS credentials file (user JWT and NKey seed, as `nsc` writes it) for `--publish` and the `nats` camera' },
+  }),
+  'nats-ca': option({
+    key: 'natsCa',
+    env: 'FRAMERING_NATS_CA',
+    valueName: 'FILE',
+    parse: nonEmpty,
+    help: "CA certificate (PEM) to trust for the NATS servers' TLS; implies TLS",
+    doc: { default: '', meaning: "CA certificate (PEM) to trust for the NATS servers' TLS; implies TLS" },
+  }),
+  'nats-cert': option({
+    key: 'natsCert',
+    env: 'FRAMERING_NATS_CERT',
+    valueName: 'FILE',
+    parse: nonEmpty,
+    help: 'client certificate (PEM) for NATS servers that verify clients (with --nats-key)',
+    doc: { default: '', meaning: 'client certificate and key (PEM) for NATS servers that verify clients' },
+  }),
+  'nats-key': option({
+    key: 'natsKey',
+    env: 'FRAMERING_NATS_KEY',
+    valueName: 'FILE',
+    parse: nonEmpty,
+    help: 'the PEM private key for --nats-cert',
+    doc: { default: '', meaning: '', sameRowAs: 'nats-cert' },
   }),
   config: option({
     key: 'config',
@@ -407,4 +463,5 @@ export const CAMERA_OPTIONS = [
   'rotate',
   'flip',
   'encoders',
+  'subject',
 ] as const satisfies readonly OptionName[];

@@ -6,6 +6,7 @@
 
 import type { CaptureStateName } from '../core/capture-control.js';
 import type { LogLevel } from '../core/log.js';
+import type { NatsAccess } from '../drivers/nats-link.js';
 import type { DriverOptions } from '../drivers/types.js';
 
 /** workerData of workers/capture.ts. */
@@ -20,6 +21,8 @@ export interface CaptureWorkerData {
   backoffInitialMs: number | undefined;
   /** Without a frame this long (ms) while viewers watch, publish a NO SIGNAL frame; 0 = never. */
   noSignalAfterMs: number;
+  /** NATS credentials and TLS files, for drivers that connect to NATS. */
+  nats: NatsAccess;
 }
 
 /** Messages from the capture worker. */

@@ -11,7 +11,7 @@ import { ConfigError } from '../core/errors.js';
 import { DRIVER_OPTION_NAMES, type DriverModule, type DriverOptions } from './types.js';
 
 /** Built-in drivers: src/drivers/NAME.ts each. */
-export const BUILTIN_DRIVERS: readonly string[] = Object.freeze(['emulated', 'files', 'opencv', 'libcamera', 'pi', 'http', 'synthetic']);
+export const BUILTIN_DRIVERS: readonly string[] = Object.freeze(['emulated', 'files', 'opencv', 'libcamera', 'pi', 'http', 'nats', 'synthetic']);
 
 function isModulePath(name: string): boolean {
   return name.includes('/') || /\.m?js$/.test(name);
@@ -35,7 +35,8 @@ export async function loadDriverModule(name: string): Promise<DriverModule> {
 
 /** True for option values that change nothing, which every driver honours. */
 function isNeutral(name: keyof DriverOptions, value: unknown): boolean {
-  return (name === 'rotate' && value === 0) || (name === 'flip' && value === 'none');
+  // A subject is every camera's: the nats driver reads it, --publish sends any camera's frames on it.
+  return (name === 'rotate' && value === 0) || (name === 'flip' && value === 'none') || name === 'subject';
 }
 
 /**

@@ -1,3 +1,5 @@
+import type { NatsAccess } from './nats-link.js';
+
 /**
  * The camera driver contract. A driver only produces frames; the capture worker owns the
  * lifecycle (start on the first viewer, stop when idle, retry on failure).
@@ -24,6 +26,11 @@ export interface DriverOptions {
   flip: Flip | undefined;
   /** JPEG encoder threads. */
   encoders: number | undefined;
+  /**
+   * The NATS subject of the camera's frames: where the nats driver reads them, and where
+   * `--publish` sends any camera's. Filled in from the camera's name when not given.
+   */
+  subject: string | undefined;
 }
 
 export type DriverOptionName = keyof DriverOptions;
@@ -36,6 +43,7 @@ export const DRIVER_OPTION_NAMES: readonly DriverOptionName[] = [
   'rotate',
   'flip',
   'encoders',
+  'subject',
 ];
 
 /** What the capture worker offers a driver. */
@@ -44,6 +52,8 @@ export interface DriverContext {
   countDrop(reason: 'encoder-busy' | 'corrupt', frames?: number): void;
   /** Logs a line attributed to the camera. */
   log(level: 'debug' | 'info' | 'warn' | 'error', message: string): void;
+  /** The process's NATS credentials and TLS files (--nats-creds, --nats-ca, ...), for drivers that connect to NATS. */
+  readonly nats?: NatsAccess | undefined;
 }
 
 /**
@@ -100,4 +110,5 @@ export const UNSET_DRIVER_OPTIONS: Readonly<DriverOptions> = Object.freeze({
   rotate: undefined,
   flip: undefined,
   encoders: undefined,
+  subject: undefined,
 });

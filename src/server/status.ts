@@ -33,6 +33,8 @@ export interface StatusSources {
   frontEnd: string;
   version: string;
   startedAt: number; // Date.now()
+  /** The NATS publisher's state (--publish), or undefined. */
+  publish?: Record<string, unknown> | undefined;
 }
 
 export function cameraStatus(camera: CameraView, viewers: number): Record<string, unknown> {
@@ -86,6 +88,7 @@ export function buildStatus(s: StatusSources): Record<string, unknown> {
       clients: t.clients.length,
       slowClientsDisconnected: t.slowClientsDisconnected,
     })),
+    ...(s.publish ? { publish: s.publish } : {}),
     clients,
   };
 }

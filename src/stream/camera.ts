@@ -9,6 +9,7 @@ import type { Logger } from '../core/log.js';
 import { FrameRing } from '../core/ring.js';
 import { RingStats } from '../core/ring-stats.js';
 import { type CaptureWorkerData, type CaptureWorkerMessage, STOP_MESSAGE } from '../capture/protocol.js';
+import { type NatsAccess, NO_NATS_ACCESS } from '../drivers/nats-link.js';
 import type { DriverOptions } from '../drivers/types.js';
 import type { CameraDescriptor, CameraView } from './camera-view.js';
 import { FrameFeed } from './frame-feed.js';
@@ -24,6 +25,8 @@ export interface CameraOptions {
   noSignalAfterMs: number;
   /** First restart delay after a driver failure (ms); tests shorten it. */
   backoffInitialMs?: number;
+  /** NATS credentials and TLS files (default: none). */
+  nats?: NatsAccess;
   log: Logger;
 }
 
@@ -59,6 +62,7 @@ export class Camera implements CameraView {
       idleTimeoutMs: options.idleTimeoutMs,
       noSignalAfterMs: options.noSignalAfterMs,
       backoffInitialMs: options.backoffInitialMs,
+      nats: options.nats ?? NO_NATS_ACCESS,
     };
     this.worker = new Worker(WORKER_URL, { workerData, name: `capture:${options.name}` });
     this.worker.on('message', (m: CaptureWorkerMessage) => this.onMessage(m));

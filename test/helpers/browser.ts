@@ -13,10 +13,14 @@ export const CHROMIUM_PATH = '/usr/bin/chromium';
 /** Why the browser tests cannot run here, or undefined. */
 export const chromiumMissing = missing({ chromium: existsSync(CHROMIUM_PATH) });
 
-/** Launches headless Chromium with nothing that talks to the network on its own. */
-export function launchChromium(): Promise<Browser> {
+/**
+ * Launches headless Chromium with nothing that talks to the network on its own. `executablePath`
+ * may be a wrapper that runs Chromium elsewhere (in a test host's network namespace:
+ * test/helpers/topology.ts), passing its arguments on.
+ */
+export function launchChromium(executablePath: string = CHROMIUM_PATH): Promise<Browser> {
   return chromium.launch({
-    executablePath: CHROMIUM_PATH,
+    executablePath,
     timeout: 20_000, // ms
     args: [
       '--headless',

@@ -47,6 +47,49 @@ export async function createJpegFolder(t: TestContext, count: number, bytes: num
   return { dir, frames };
 }
 
+/**
+ * Writes `count` real JPEGs (a browser decodes and shows them), each a flat colour of its own
+ * (hues evenly spread around the colour wheel, so a page's image visibly changes with every
+ * frame) and each exactly `bytes` long, into a new temporary folder removed when the test ends.
+ * A flat image encodes to a few hundred bytes; a comment segment (COM) after SOI pads it to
+ * `bytes`, so the stream's bitrate is exactly bytes x fps whatever the encoder makes of it.
+ * Returns the folder, the files' contents in play order, and the frame size.
+ */
+export async function createColourJpegFolder(
+  t: Pick<TestContext, 'after'>,
+  count: number,
+  bytes: number,
+  { width = 320, height = 240 }: { width?: number; height?: number } = {},
+): Promise<{ dir: string; frames: Buffer[]; width: number; height: number }> {
+  const sharp = await loadSharp();
+  const dir = await mkdtemp(join(tmpdir(), 'framering-colours-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const frames: Buffer[] = [];
+  for (let i = 0; i < count; i++) {
+    const background = hueToRgb((360 * i) / count);
+    const flat = await sharp({ create: { width, height, channels: 3, background } })
+      .jpeg({ quality: 80 })
+      .toBuffer();
+    const pad = bytes - flat.length - 4; // the COM marker and its length field
+    if (pad < 0 || pad + 2 > 0xffff) throw new Error(`cannot pad a ${flat.length}-byte JPEG to ${bytes} bytes with one COM segment`);
+    const com = Buffer.alloc(4 + pad, 0x20);
+    com.set([0xff, 0xfe, (pad + 2) >> 8, (pad + 2) & 0xff], 0);
+    const jpeg = Buffer.concat([flat.subarray(0, 2), com, flat.subarray(2)]);
+    await writeFile(join(dir, `frame${String(i).padStart(3, '0')}.jpg`), jpeg);
+    frames.push(jpeg);
+  }
+  return { dir, frames, width, height };
+}
+
+/** A fully saturated, full-value colour of hue `h` degrees, as sharp takes a background. */
+function hueToRgb(h: number): { r: number; g: number; b: number } {
+  const f = (n: number) => {
+    const k = (n + h / 60) % 6;
+    return Math.round(255 * (1 - Math.max(0, Math.min(k, 4 - k, 1))));
+  };
+  return { r: f(5), g: f(3), b: f(1) };
+}
+
 /** Writes `frames` as 1.jpg, 2.jpg, ... into a new temporary folder, removed when the test ends. */
 export async function writeFramesFolder(t: TestContext, frames: readonly Buffer[]): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'framering-fake-frames-'));

@@ -88,7 +88,7 @@ export function proxyMissing(name: ProxyName): string | undefined {
 }
 
 /** Replaces every match of `re` (global), failing if there is none: the shipped file changed shape. */
-function rewrite(text: string, re: RegExp, replace: string | ((...m: string[]) => string), what: string): string {
+export function rewrite(text: string, re: RegExp, replace: string | ((...m: string[]) => string), what: string): string {
   if (!re.global) throw new Error(`rewrite ${what}: the pattern must be global`);
   const n = text.match(re)?.length ?? 0;
   const out = typeof replace === 'string' ? text.replace(re, replace) : text.replace(re, (...m: string[]) => replace(...m));
@@ -381,8 +381,12 @@ export async function validateConfig(
   }
 }
 
-/** One command on HAProxy's stats socket (`show stat`, `show servers state`), its whole answer. */
-export function haproxyCommand(proxy: StartedProxy, command: string): Promise<string> {
+/**
+ * One command on HAProxy's stats socket (`show stat`, `show servers state`), its whole answer.
+ * Only `dir` is read (the socket is `dir`/admin.sock), so a HAProxy started elsewhere with its
+ * socket there (test/helpers/topology.ts) is asked the same way.
+ */
+export function haproxyCommand(proxy: Pick<StartedProxy, 'dir'>, command: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = connect(join(proxy.dir, 'admin.sock'));
     let answer = '';
@@ -396,7 +400,7 @@ export function haproxyCommand(proxy: StartedProxy, command: string): Promise<st
 }
 
 /** HAProxy's `show stat` as rows of named fields (pxname, svname, status, check_status, check_code...). */
-export async function haproxyStats(proxy: StartedProxy): Promise<Record<string, string>[]> {
+export async function haproxyStats(proxy: Pick<StartedProxy, 'dir'>): Promise<Record<string, string>[]> {
   const text = await haproxyCommand(proxy, 'show stat');
   const [head, ...rows] = text.split('\n').filter((l) => l.trim() !== '');
   const names = (head ?? '').replace(/^#\s*/, '').split(',');
