@@ -30,7 +30,9 @@ export async function validateCameras(config: Pick<Config, 'cameras'>): Promise<
     seen.add(c.name);
     const other = c.subject === undefined ? undefined : subjects.get(c.subject);
     if (other !== undefined)
-      throw new ConfigError(`invalid subject "${c.subject}": cameras "${other}" and "${c.name}" would share it; give each camera its own (subject=...)`);
+      throw new ConfigError(
+        `invalid subject "${c.subject}": cameras "${other}" and "${c.name}" would share it; give each camera its own (subject=...)`,
+      );
     if (c.subject !== undefined) subjects.set(c.subject, c.name);
     await checkDriver(c.driver, driverOptions(c));
   }

@@ -19,7 +19,10 @@ import { CAMERA_OPTIONS, type OptionFields, type OptionName, OPTIONS } from './o
  * driver options as the top level gives them (the defaults of every camera).
  */
 export interface Config
-  extends Omit<OptionFields, 'config' | 'authFile' | 'urlSecretFile' | 'metricsTokenFile' | 'camera' | 'auth' | 'natsCreds' | 'natsCa' | 'natsCert' | 'natsKey'> {
+  extends Omit<
+    OptionFields,
+    'config' | 'authFile' | 'urlSecretFile' | 'metricsTokenFile' | 'camera' | 'auth' | 'natsCreds' | 'natsCa' | 'natsCert' | 'natsKey'
+  > {
   /** Credentials and TLS files of every NATS connection (--publish, the nats camera). */
   readonly nats: NatsAccess;
   /** The bearer token that opens /metrics (--metrics-token-file), or undefined. */

@@ -86,7 +86,7 @@ export const OPTIONS = Object.freeze({
     multiple: true,
     parse: nonEmpty,
     default: 'emulated',
-    help: 'camera driver (emulated, files, opencv, pi, libcamera, http, synthetic, or a path to a driver module; default emulated); repeat as NAME=DRIVER[,option=value...] for several cameras',
+    help: 'camera driver (emulated, files, opencv, pi, libcamera, http, nats, synthetic, or a path to a driver module; default emulated); repeat as NAME=DRIVER[,option=value...] for several cameras',
     doc: {
       default: '`emulated`',
       meaning: `driver: ${BUILTIN_DRIVERS.map((d) => `\`${d}\``).join(', ')}, or a path to a driver module; repeat as \`NAME=DRIVER[,option=value...]\` for [several cameras](#several-cameras)`,
@@ -191,7 +191,8 @@ export const OPTIONS = Object.freeze({
     help: "NATS subject of the camera's frames, for --publish and the nats camera (default framering.CAMERA, CAMERA the camera's name)",
     doc: {
       default: '`framering.NAME`',
-      meaning: "NATS subject of the camera's frames, published with `--publish`, read by the `nats` camera ([scaling](docs/scaling.md#nats))",
+      meaning:
+        "NATS subject of the camera's frames, published with `--publish`, read by the `nats` camera ([scaling](docs/scaling.md#nats))",
     },
   }),
   publish: option({
@@ -212,7 +213,10 @@ export const OPTIONS = Object.freeze({
     valueName: 'FILE',
     parse: nonEmpty,
     help: 'NATS credentials file (user JWT and NKey seed) for --publish and the nats camera',
-    doc: { default: '', meaning: 'NATS credentials file (user JWT and NKey seed, as `nsc` writes it) for `--publish` and the `nats` camera' },
+    doc: {
+      default: '',
+      meaning: 'NATS credentials file (user JWT and NKey seed, as `nsc` writes it) for `--publish` and the `nats` camera',
+    },
   }),
   'nats-ca': option({
     key: 'natsCa',

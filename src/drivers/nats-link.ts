@@ -19,6 +19,8 @@
  */
 
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { checkServerIdentity } from 'node:tls';
 import { credsAuthenticator, type NodeConnectionOptions } from '@nats-io/transport-node';
 import { ConfigError } from '../core/errors.js';
 
@@ -138,12 +140,16 @@ function readAccessFile(path: string, flag: string): Buffer {
  */
 export function checkNatsAccess(access: NatsAccess): void {
   if ((access.certFile === undefined) !== (access.keyFile === undefined)) {
-    throw new ConfigError(`invalid ${access.certFile === undefined ? '--nats-key' : '--nats-cert'}: a NATS client certificate needs both --nats-cert and --nats-key`);
+    throw new ConfigError(
+      `invalid ${access.certFile === undefined ? '--nats-key' : '--nats-cert'}: a NATS client certificate needs both --nats-cert and --nats-key`,
+    );
   }
   if (access.credsFile !== undefined) {
     const text = readAccessFile(access.credsFile, '--nats-creds').toString('utf8');
     if (!/-----BEGIN NATS USER JWT-----/.test(text) || !/-----BEGIN USER NKEY SEED-----/.test(text)) {
-      throw new ConfigError(`invalid --nats-creds "${access.credsFile}": not a NATS credentials file (expected a user JWT and an NKey seed, as nsc writes them)`);
+      throw new ConfigError(
+        `invalid --nats-creds "${access.credsFile}": not a NATS credentials file (expected a user JWT and an NKey seed, as nsc writes them)`,
+      );
     }
   }
   if (access.caFile !== undefined) readAccessFile(access.caFile, '--nats-ca');
@@ -163,7 +169,7 @@ export function natsConnectionOptions(servers: NatsServers, access: NatsAccess, 
     ...(servers.user !== undefined ? { user: servers.user, pass: servers.pass } : {}),
     ...(servers.token !== undefined ? { token: servers.token } : {}),
     ...(access.credsFile !== undefined ? { authenticator: credsAuthenticator(readAccessFile(access.credsFile, '--nats-creds')) } : {}),
-    tls: useTls ? { caFile: access.caFile, certFile: access.certFile, keyFile: access.keyFile } : null,
+    tls: useTls ? { caFile: access.caFile, certFile: access.certFile, keyFile: access.keyFile, ...ipIdentityCheck(servers) } : null,
     timeout: 5000,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
@@ -171,6 +177,23 @@ export function natsConnectionOptions(servers: NatsServers, access: NatsAccess, 
     // A server that vanished without closing the connection (a cut link) is noticed within ~10 s.
     pingInterval: 5000,
     maxPingOut: 2,
+  };
+}
+
+/**
+ * The client names a server in TLS by its host name only; for a server given by IP address it
+ * sends no name, and Node then checks the certificate against "localhost". With IP addresses in
+ * the list, a certificate is accepted for any of them (the list is one trust domain: the servers
+ * of one cluster), still signed by a trusted CA.
+ */
+function ipIdentityCheck(servers: NatsServers): { checkServerIdentity?: typeof checkServerIdentity } {
+  const ips = servers.servers.map((s) => s.slice(0, s.lastIndexOf(':')).replace(/^\[|\]$/g, '')).filter((h) => isIP(h) !== 0);
+  if (ips.length === 0) return {};
+  return {
+    checkServerIdentity: (host, cert) => {
+      const err = checkServerIdentity(host, cert);
+      return err === undefined || ips.some((ip) => checkServerIdentity(ip, cert) === undefined) ? undefined : err;
+    },
   };
 }
 

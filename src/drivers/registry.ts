@@ -11,7 +11,16 @@ import { ConfigError } from '../core/errors.js';
 import { DRIVER_OPTION_NAMES, type DriverModule, type DriverOptions } from './types.js';
 
 /** Built-in drivers: src/drivers/NAME.ts each. */
-export const BUILTIN_DRIVERS: readonly string[] = Object.freeze(['emulated', 'files', 'opencv', 'libcamera', 'pi', 'http', 'nats', 'synthetic']);
+export const BUILTIN_DRIVERS: readonly string[] = Object.freeze([
+  'emulated',
+  'files',
+  'opencv',
+  'libcamera',
+  'pi',
+  'http',
+  'nats',
+  'synthetic',
+]);
 
 function isModulePath(name: string): boolean {
   return name.includes('/') || /\.m?js$/.test(name);
