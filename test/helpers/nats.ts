@@ -6,10 +6,12 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { REPO_ROOT } from './paths.js';
 import { hasCommand, missing } from './requirements.js';
 
 export const NATS_SERVER = '/usr/sbin/nats-server';
@@ -22,12 +24,16 @@ export interface NatsServerOptions {
   user?: { user: string; password: string };
   /** Serve TLS with this certificate and key (PEM files). */
   tls?: { certFile: string; keyFile: string };
+  /** The whole configuration instead (the options above are then ignored). */
+  config?: string;
 }
 
 export interface TestNatsServer {
   readonly port: number;
   /** nats://127.0.0.1:PORT (tls:// with TLS). */
   readonly url: string;
+  /** The port leaf nodes connect to, if the configuration opens one. */
+  readonly leafPort: number | undefined;
   /** Everything the server printed so far. */
   output(): string;
   stop(): Promise<void>;
@@ -40,7 +46,7 @@ export async function startNatsServer(t: TestContext, options: NatsServerOptions
   if (options.user) lines.push(`authorization { user: "${options.user.user}", password: "${options.user.password}" }`);
   if (options.tls) lines.push(`tls { cert_file: "${options.tls.certFile}", key_file: "${options.tls.keyFile}" }`);
   const conf = join(dir, 'nats.conf');
-  await writeFile(conf, `${lines.join('\n')}\n`);
+  await writeFile(conf, options.config ?? `${lines.join('\n')}\n`);
   const child: ChildProcess = spawn('setpriv', ['--pdeathsig', 'KILL', NATS_SERVER, '-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const port = await new Promise<number>((resolve, reject) => {
@@ -48,7 +54,8 @@ export async function startNatsServer(t: TestContext, options: NatsServerOptions
     const onData = (d: Buffer): void => {
       out += d.toString();
       const m = /Listening for client connections on [^\s]+:(\d+)/.exec(out);
-      if (m) {
+      // The leaf node listener, if any, is announced before the client one.
+      if (m && /Server is ready/.test(out)) {
         clearTimeout(timer);
         resolve(Number(m[1]));
       }
@@ -73,5 +80,29 @@ export async function startNatsServer(t: TestContext, options: NatsServerOptions
     return stopped;
   };
   t.after(stop);
-  return { port, url: `${options.tls ? 'tls' : 'nats'}://127.0.0.1:${port}`, output: () => out, stop };
+  const leaf = /Listening for leafnode connections on [^\s]+:(\d+)/.exec(out);
+  return {
+    port,
+    url: `${options.tls ? 'tls' : 'nats'}://127.0.0.1:${port}`,
+    leafPort: leaf ? Number(leaf[1]) : undefined,
+    output: () => out,
+    stop,
+  };
+}
+
+/**
+ * A configuration shipped in deploy/nats/, made runnable on 127.0.0.1 by a test: every listener
+ * on 127.0.0.1 and a free port, no monitoring port, and `edits` (pattern, replacement) applied in
+ * order. Fails if a pattern matches nothing, so the test notices when the shipped file changes.
+ */
+export function shippedNatsConfig(file: string, edits: readonly [RegExp, string][] = []): string {
+  let text = readFileSync(new URL(`deploy/nats/${file}`, REPO_ROOT), 'utf8');
+  // The monitoring port, where the file opens one, is dropped.
+  text = text.replace(/^http: .*$/m, '# http: (no monitoring port in tests)');
+  const all: [RegExp, string][] = [[/^listen: .*$/m, 'listen: 127.0.0.1:-1'], ...edits];
+  for (const [pattern, replacement] of all) {
+    if (!pattern.test(text)) throw new Error(`deploy/nats/${file} no longer matches ${pattern}`);
+    text = text.replace(pattern, replacement);
+  }
+  return text;
 }

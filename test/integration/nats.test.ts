@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import { createJpegFolder, isCompleteJpeg } from '../helpers/jpeg.js';
-import { natsServerMissing, startNatsServer } from '../helpers/nats.js';
+import { natsServerMissing, shippedNatsConfig, startNatsServer } from '../helpers/nats.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { selfSignedCertificate } from '../helpers/tls.js';
 import { sleep } from '../helpers/wait.js';
@@ -147,3 +147,44 @@ describe('NATS frame bus (--publish, --camera nats)', { skip: natsServerMissing 
     await u.close();
   });
 });
+
+describe('a camera behind NAT through a leaf node (deploy/nats/leaf.conf into deploy/nats/cluster.conf)', {
+  skip: natsServerMissing,
+}, () => {
+  test('the capture node publishes to its local leaf node; an edge on the hub gets its frames, and capture runs only while it watches', {
+    timeout: 40_000,
+  }, async (t) => {
+    // The hub: the shipped cluster server alone (its routes to the other two are dropped here;
+    // test/load/topology.test.ts runs the cluster), leaf port on 127.0.0.1.
+    const hub = await startNatsServer(t, {
+      config: shippedNatsConfig('cluster.conf', [
+        [/^cluster \{[\s\S]*?\n\}\n/m, ''],
+        [/(leafnodes \{\s*listen: )0\.0\.0\.0:7422/, '$1127.0.0.1:-1'],
+      ]),
+    });
+    assert.ok(hub.leafPort, 'the shipped cluster.conf opens a leaf node port');
+    const leaf = await startNatsServer(t, {
+      config: shippedNatsConfig('leaf.conf', [[/urls: \[[^\]]*\]/, `urls: [ "nats-leaf://127.0.0.1:${hub.leafPort}" ]`]]),
+    });
+    await waitForOutput(leaf, /Leafnode connection created/);
+    const { node, frames } = await captureNode(t, leaf.url);
+    const e = await edge(t, hub.url);
+    await sleep(1500);
+    assert.equal(node.camera.state, 'idle', 'the camera runs although no edge watches');
+    const viewer = await e.connect();
+    await viewer.waitForFrames(30, { timeoutMs: 10_000 });
+    for (const f of viewer.frames)
+      assert.ok(
+        frames.some((src) => src.equals(f.body)),
+        `frame ${f.index} is not one of the capture node's`,
+      );
+    await viewer.close();
+    await node.waitForLog(/camera default: capture stopped: no viewers/, 12_000);
+  });
+});
+
+async function waitForOutput(server: { output(): string }, pattern: RegExp, timeoutMs = 5000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !pattern.test(server.output()); await sleep(50)) {
+    if (Date.now() > deadline) throw new Error(`nats-server did not print ${pattern} within ${timeoutMs} ms:\n${server.output()}`);
+  }
+}
