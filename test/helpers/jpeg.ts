@@ -56,7 +56,7 @@ export async function createJpegFolder(t: TestContext, count: number, bytes: num
  * Returns the folder, the files' contents in play order, and the frame size.
  */
 export async function createColourJpegFolder(
-  t: Pick<TestContext, 'after'>,
+  t: { after(fn: () => unknown): void },
   count: number,
   bytes: number,
   { width = 320, height = 240 }: { width?: number; height?: number } = {},
