@@ -14,7 +14,6 @@ import { ProcessMetrics } from '../server/metrics.js';
 import { buildStatus, type ThreadStats } from '../server/status.js';
 import { loadUws } from '../server/uws/binary.js';
 import { Camera } from '../stream/camera.js';
-import { NatsPublisher } from '../stream/nats-publisher.js';
 import { driverOptions, validateCameras } from './cameras.js';
 import type { Config } from './config.js';
 import { chooseFrontEnd, resolveHttpThreads } from './front-end-choice.js';
@@ -69,7 +68,7 @@ export async function startServer(config: Config, options: StartOptions): Promis
   const publisher =
     config.publish === undefined
       ? null
-      : new NatsPublisher(
+      : new (await import('../stream/nats-publisher.js')).NatsPublisher(
           config.publish,
           config.nats,
           cameras.map((c, i) => ({ name: c.name, subject: config.cameras[i]!.subject!, feed: c.feed })),

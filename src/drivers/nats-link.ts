@@ -21,7 +21,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { checkServerIdentity } from 'node:tls';
-import { credsAuthenticator, type NodeConnectionOptions } from '@nats-io/transport-node';
+import type { NodeConnectionOptions } from '@nats-io/transport-node';
 import { ConfigError } from '../core/errors.js';
 
 /** Credentials and TLS files for every NATS connection of the process (--nats-creds, --nats-ca, --nats-cert, --nats-key). */
@@ -161,7 +161,10 @@ export function checkNatsAccess(access: NatsAccess): void {
  * Client settings for one connection. Reconnects forever, quickly, to any server of the list or
  * of the cluster the server announces: a capture node or edge outlives any one NATS server.
  */
-export function natsConnectionOptions(servers: NatsServers, access: NatsAccess, name: string): NodeConnectionOptions {
+export async function natsConnectionOptions(servers: NatsServers, access: NatsAccess, name: string): Promise<NodeConnectionOptions> {
+  // Loaded here, not at the top: this module is part of every start (option parsing), the NATS
+  // client only of those that use it.
+  const { credsAuthenticator } = await import('@nats-io/transport-node');
   const useTls = servers.tls || access.caFile !== undefined || access.certFile !== undefined;
   return {
     servers: servers.servers,

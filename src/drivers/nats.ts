@@ -49,7 +49,7 @@ export function createDriver(options: DriverOptions, context: DriverContext): Ca
     async *frames(signal) {
       let nc: NatsConnection;
       try {
-        nc = await connect(natsConnectionOptions(servers, access, 'framering edge'));
+        nc = await connect(await natsConnectionOptions(servers, access, 'framering edge'));
       } catch (err) {
         throw new NatsSourceError(`cannot connect to NATS ${servers.display}: ${natsErrorText(err)}`);
       }

@@ -185,7 +185,7 @@ export class NatsPublisher {
   private async connectLoop(): Promise<void> {
     for (let attempt = 0; !this.closed; attempt++) {
       try {
-        const nc = await connect(natsConnectionOptions(this.servers, this.access, 'framering publisher'));
+        const nc = await connect(await natsConnectionOptions(this.servers, this.access, 'framering publisher'));
         if (this.closed) {
           await nc.close();
           return;

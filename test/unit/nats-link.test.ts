@@ -40,7 +40,7 @@ describe('NATS server lists', () => {
     assert.equal(s.display, 'nats://a.example:4222,nats://b.example:4223,nats://10.0.0.3:4222');
   });
 
-  it('takes user:password@ or token@ from the URL, percent-decoded, and masks them in what it shows', () => {
+  it('takes user:password@ or token@ from the URL, percent-decoded, and masks them in what it shows', async () => {
     const s = parseNatsServers('nats://cam:p%40ss%2Cs3cret@hub.example:4222,nats://hub2.example', '--publish');
     assert.equal(s.user, 'cam');
     assert.equal(s.pass, 'p@ss,s3cret');
@@ -49,7 +49,7 @@ describe('NATS server lists', () => {
     assert.equal(t.token, 's3cret-token');
     assert.equal(t.user, undefined);
     assert.equal(t.tls, true);
-    const options = natsConnectionOptions(s, NO_NATS_ACCESS, 'test');
+    const options = await natsConnectionOptions(s, NO_NATS_ACCESS, 'test');
     assert.equal(options.user, 'cam');
     assert.deepEqual(options.servers, ['hub.example:4222', 'hub2.example:4222']);
     assert.equal(options.tls, null);
