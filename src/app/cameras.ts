@@ -5,7 +5,7 @@
  */
 
 import { ConfigError } from '../core/errors.js';
-import { checkDriver } from '../drivers/registry.js';
+import { checkDriver, driverModuleWarnings } from '../drivers/registry.js';
 import type { DriverOptions } from '../drivers/types.js';
 import type { CameraConfig, Config } from './config.js';
 import { CAMERA_OPTIONS } from './options.js';
@@ -19,10 +19,12 @@ export function driverOptions(c: CameraConfig): DriverOptions {
 }
 
 /**
- * Checks every camera's driver and options (throws ConfigError) without starting anything.
+ * Checks every camera's driver and options (throws ConfigError) without starting anything, and
+ * returns warnings worth a line at start (a driver module others could replace).
  * Driver modules only validate here; native camera bindings load in capture workers alone.
  */
-export async function validateCameras(config: Pick<Config, 'cameras'>): Promise<void> {
+export async function validateCameras(config: Pick<Config, 'cameras'>): Promise<string[]> {
+  const warnings: string[] = [];
   const seen = new Set<string>();
   const subjects = new Map<string, string>();
   for (const c of config.cameras) {
@@ -35,6 +37,7 @@ export async function validateCameras(config: Pick<Config, 'cameras'>): Promise<
       );
     if (c.subject !== undefined) subjects.set(c.subject, c.name);
     await checkDriver(c.driver, driverOptions(c));
+    warnings.push(...driverModuleWarnings(c.driver));
   }
   for (const driver of ONE_PER_PROCESS) {
     if (config.cameras.filter((c) => c.driver === driver).length > 1) {
@@ -43,4 +46,5 @@ export async function validateCameras(config: Pick<Config, 'cameras'>): Promise<
       );
     }
   }
+  return warnings;
 }

@@ -11,7 +11,7 @@ import { ConfigError } from '../core/errors.js';
 import { cameraSubject, checkNatsAccess, type NatsAccess } from '../drivers/nats-link.js';
 import type { DriverOptions } from '../drivers/types.js';
 import type { Credentials } from '../server/auth.js';
-import { checkTlsPair, readAuthFile, readMetricsTokenFile, readUrlSecretFile } from './option-parsers.js';
+import { checkTlsPair, readAuthFile, readMetricsTokenFile, readUrlSecretFile, secretFileWarnings } from './option-parsers.js';
 import { CAMERA_OPTIONS, type OptionFields, type OptionName, OPTIONS } from './options.js';
 
 /**
@@ -25,6 +25,8 @@ export interface Config
   > {
   /** Credentials and TLS files of every NATS connection (--publish, the nats camera). */
   readonly nats: NatsAccess;
+  /** Things about the configuration worth a warning at start (a secrets file others can change). */
+  readonly warnings: readonly string[];
   /** The bearer token that opens /metrics (--metrics-token-file), or undefined. */
   readonly metricsToken: string | undefined;
   /** Keys of signed links (--url-secret-file), the first signing; empty = no signed links. */
@@ -95,6 +97,13 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
   }
   const authFile = config.authFile as string | undefined;
   delete config.authFile;
+  const warnings: string[] = [];
+  if (authFile !== undefined) warnings.push(...secretFileWarnings(authFile, '--auth-file'));
+  if (config.urlSecretFile !== undefined) warnings.push(...secretFileWarnings(config.urlSecretFile as string, '--url-secret-file'));
+  if (config.metricsTokenFile !== undefined)
+    warnings.push(...secretFileWarnings(config.metricsTokenFile as string, '--metrics-token-file'));
+  if (config.tlsKey !== undefined) warnings.push(...secretFileWarnings(config.tlsKey as string, '--tls-key'));
+  config.warnings = Object.freeze(warnings);
   config.urlKeys = config.urlSecretFile === undefined ? [] : readUrlSecretFile(config.urlSecretFile as string);
   delete config.urlSecretFile;
   config.metricsToken = config.metricsTokenFile === undefined ? undefined : readMetricsTokenFile(config.metricsTokenFile as string);

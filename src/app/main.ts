@@ -42,7 +42,7 @@ export interface StartOptions {
 
 export async function startServer(config: Config, options: StartOptions): Promise<Server> {
   const { log } = options;
-  await validateCameras(config);
+  for (const warning of [...config.warnings, ...(await validateCameras(config))]) log.warn(warning);
   const frontEndName = chooseFrontEnd(config.http, loadUws, log);
   const threadCount = resolveHttpThreads(config, frontEndName, log);
   const settings = httpSettings(config, { version: VERSION, snapshotTimeoutMs: options.snapshotTimeoutMs });

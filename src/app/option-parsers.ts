@@ -4,7 +4,8 @@
  * `framering.yaml: port`) and throws a ConfigError naming it and what is allowed.
  */
 
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { ConfigError, describeError } from '../core/errors.js';
 import { type Credentials, parseCredentials } from '../server/auth.js';
@@ -65,12 +66,55 @@ export const credentials: Parser<readonly Credentials[]> = (raw, flag) => {
   return [c];
 };
 
-export const readableFile: Parser<string> = (raw, flag) => {
+/**
+ * Reads a file named by an option, which must be a regular file: a FIFO would block the start
+ * for ever (reading it waits for a writer), a device or a folder is a mistake. Opened without
+ * blocking, checked, then read. A ConfigError names `flag`.
+ */
+export function readRegularFile(path: string, flag: string): Buffer {
+  let fd: number;
   try {
-    readFileSync(raw, { flag: 'r' }).subarray(0, 0);
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
-    throw new ConfigError(`invalid ${flag} "${raw}": cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new ConfigError(`invalid ${flag} "${path}": cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
+  try {
+    if (!fstatSync(fd).isFile()) throw new ConfigError(`invalid ${flag} "${path}": not a regular file`);
+    return readFileSync(fd);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`invalid ${flag} "${path}": cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Why a file of secrets (credentials, keys, tokens) could be changed or swapped by someone else:
+ * writable by every user, a symbolic link (its target can be changed by whoever owns the link's
+ * folder), or in a folder every user may write to without the sticky bit (the file can be
+ * replaced). One warning line each; the server still starts, as the operator may know better.
+ */
+export function secretFileWarnings(path: string, flag: string): string[] {
+  const warnings: string[] = [];
+  try {
+    if (lstatSync(path).isSymbolicLink())
+      warnings.push(
+        `${flag} "${path}" is a symbolic link: whoever can change the link can change the secrets; point ${flag} at the file itself`,
+      );
+    if ((statSync(path).mode & 0o002) !== 0)
+      warnings.push(`${flag} "${path}" is writable by every user: chmod o-w it (and keep it unreadable to others: chmod 600)`);
+    const folder = statSync(dirname(resolve(path)));
+    if ((folder.mode & 0o002) !== 0 && (folder.mode & 0o1000) === 0)
+      warnings.push(`${flag} "${path}" is in a folder every user can write to (${dirname(resolve(path))}): anyone can replace the file`);
+  } catch {
+    // Unreadable: reading it reports that, as a ConfigError.
+  }
+  return warnings;
+}
+
+export const readableFile: Parser<string> = (raw, flag) => {
+  readRegularFile(raw, flag);
   return raw;
 };
 
@@ -88,8 +132,10 @@ export function oneOf<const T extends string | number>(values: readonly T[]): Pa
  * front end fails later, uWS with only "App construction failed").
  */
 export function checkTlsPair(cert: string, key: string): void {
+  const certPem = readRegularFile(cert, '--tls-cert');
+  const keyPem = readRegularFile(key, '--tls-key');
   try {
-    createSecureContext({ cert: readFileSync(cert), key: readFileSync(key) });
+    createSecureContext({ cert: certPem, key: keyPem });
   } catch (err) {
     throw new ConfigError(`invalid --tls-cert "${cert}" or --tls-key "${key}": TLS cannot use them (${describeError(err)})`);
   }
@@ -101,12 +147,7 @@ export function checkTlsPair(cert: string, key: string): void {
  * A file that cannot be read is a ConfigError naming `flag`.
  */
 function meaningfulLines(path: string, flag: string): { text: string; number: number }[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`invalid ${flag} "${path}": cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
+  const text = readRegularFile(path, flag).toString('utf8');
   return text
     .replace(/^\uFEFF/, '')
     .split(/\r\n|\r|\n/)

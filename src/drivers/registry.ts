@@ -1,11 +1,11 @@
 /**
  * Drivers by name, loaded lazily so a user of one driver never loads another driver's modules.
- * A value that looks like a path (contains a slash, or ends in .js/.mjs) names a user's own driver
+ * A value with a slash (`./mine.js`) names a user's own driver
  * module exporting `createDriver` (and optionally `validate`).
  */
 
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../core/errors.js';
 import { DRIVER_OPTION_NAMES, type DriverModule, type DriverOptions } from './types.js';
@@ -22,15 +22,41 @@ export const BUILTIN_DRIVERS: readonly string[] = Object.freeze([
   'synthetic',
 ]);
 
+/** A path to a user's module: it has a slash (`./mine.js`, `/opt/cam/driver.js`). */
 function isModulePath(name: string): boolean {
-  return name.includes('/') || /\.m?js$/.test(name);
+  return name.includes('/');
+}
+
+/**
+ * Why a user's driver module could be someone else's code: the module or its folder can be
+ * written by every user (a folder without the sticky bit lets anyone replace the file). Worth a
+ * warning when the server runs as root, where such code would run as root too.
+ */
+export function driverModuleWarnings(name: string): string[] {
+  if (!isModulePath(name) || process.getuid?.() !== 0) return [];
+  const file = resolve(name);
+  const warnings: string[] = [];
+  try {
+    if ((statSync(file).mode & 0o002) !== 0)
+      warnings.push(`driver module ${file} is writable by every user, and framering runs as root: chmod o-w it`);
+    const folder = statSync(dirname(file));
+    if ((folder.mode & 0o002) !== 0 && (folder.mode & 0o1000) === 0)
+      warnings.push(
+        `driver module ${file} is in a folder every user can write to, and framering runs as root: anyone can replace the module`,
+      );
+  } catch {
+    // Missing: loading it says so.
+  }
+  return warnings;
 }
 
 /** Loads the driver module for a `--camera` value. Throws ConfigError for an unknown name. */
 export async function loadDriverModule(name: string): Promise<DriverModule> {
   if (BUILTIN_DRIVERS.includes(name)) return (await import(`./${name}.js`)) as DriverModule;
   if (!isModulePath(name)) {
-    throw new ConfigError(`invalid --camera "${name}": expected one of ${BUILTIN_DRIVERS.join(', ')}, or a path to a driver module`);
+    // A bare `mine.js` would be looked up in whatever folder the server was started from.
+    const hint = /\.m?js$/.test(name) ? ` (a module is given by its path: ./${name})` : '';
+    throw new ConfigError(`invalid --camera "${name}": expected one of ${BUILTIN_DRIVERS.join(', ')}, or a path to a driver module${hint}`);
   }
   const file = resolve(name);
   if (!existsSync(file)) throw new ConfigError(`invalid --camera "${name}": no such driver module ${file}`);
