@@ -254,7 +254,7 @@ export async function startCli(args: string[], env: NodeJS.ProcessEnv = {}, time
     const timer = setTimeout(() => reject(new Error(`server did not start within ${timeoutMs} ms:\n${stderr}`)), timeoutMs);
     child.stderr!.setEncoding('utf8').on('data', (d: string) => {
       stderr += d;
-      const m = /listening on http:\/\/[^:]+:(\d+)\//.exec(stderr);
+      const m = /listening on https?:\/\/[^:]+:(\d+)\//.exec(stderr);
       if (m) {
         clearTimeout(timer);
         resolve(Number(m[1]));

@@ -13,6 +13,7 @@ import { STREAM_LENGTH, STREAM_PREAMBLE } from '../../stream/multipart.js';
 import type { FrontEnd, FrontEndOptions } from '../front-end.js';
 import type { Headers, PlainResponse } from '../router.js';
 import { limitSendQueue } from '../send-queue.js';
+import { TLS12_CIPHERS } from '../tls-policy.js';
 import { Viewer, type StreamTransport } from '../../stream/viewer.js';
 
 function headerObject(headers: Headers): Record<string, string> {
@@ -108,6 +109,34 @@ function invalidRequest(req: IncomingMessage): string | undefined {
  */
 const REQUEST_TIMEOUTS = { headersTimeout: 10_000, requestTimeout: 10_000, connectionsCheckingInterval: 1000 };
 
+/**
+ * An https connection gets as long to finish its TLS handshake as a plain one gets for its request
+ * head. Node's default is 120 s, and the request timeouts above only start once the handshake is
+ * done, so 5,000 connections that never sent a ClientHello held 5,000 descriptors (and 70 MB)
+ * for minutes. The timer is not reset by a ClientHello trickled in byte by byte.
+ */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/**
+ * An error answer (400, 408, 431) is followed by a FIN, and the socket is destroyed as soon as
+ * both are with the kernel, which delivers them on its own. Ending alone is not enough: node
+ * keeps a half-closed socket, and its descriptor, until the peer closes its side, so 2,000
+ * timed-out connections whose clients never closed held 2,000 descriptors for as long as the
+ * clients wished. The answer is a few hundred bytes and is handed over at once; this deadline
+ * (ms) destroys the socket anyway when even that cannot leave (a peer that reads nothing).
+ */
+const ANSWER_DEADLINE_MS = 2000;
+
+/**
+ * TLS for https: TLS 1.2 with forward-secret AEAD suites only (tls-policy.ts), and TLS 1.3 with
+ * node's default suites (all of them AEAD and forward secret: node sets TLS 1.3 suites only from
+ * `TLS_` names, and this list has none). Node's default TLS 1.2 list also offers static-RSA key
+ * exchange (AES128-GCM-SHA256: a stolen key decrypts every recorded session) and CBC with SHA-1
+ * (AES128-SHA). The server's order wins, so a client that lists a weaker suite first still gets
+ * the strongest both support.
+ */
+const TLS_POLICY = { minVersion: 'TLSv1.2', ciphers: TLS12_CIPHERS, honorCipherOrder: true } as const;
+
 export async function startNodeFrontEnd(options: FrontEndOptions): Promise<FrontEnd> {
   const { log } = options;
   const viewers = new Set<Viewer>();
@@ -116,8 +145,26 @@ export async function startNodeFrontEnd(options: FrontEndOptions): Promise<Front
   // The newest response on each connection, so a parse error arriving while it is still being
   // written (a stream, then garbage on the same connection) never splices a 400 into its body.
   const responses = new WeakMap<Socket, ServerResponse>();
+  // Connections that carry a stream (being sent, or queued behind a pending answer). A stream
+  // never ends by itself, so nothing pipelined behind it can ever be answered in order; node:http
+  // would still parse every such request and call `handle`, and 1,000 pipelined GET /video_feed
+  // on one connection registered 1,000 viewers (filling --max-clients) of which only the first
+  // could ever get a byte. A request arriving behind a stream closes the connection, stream
+  // included, before it is routed: what uWebSockets.js does with any request that arrives while
+  // a response is pending ("denying async pipelining", HttpContext.h), and what HTTP allows a
+  // client to expect (RFC 9112 9.3.2: a client that pipelines must be ready to retry requests
+  // left unanswered when the connection closes). Keeping the stream and leaving the requests
+  // unanswered was the alternative; but node would go on parsing and queueing every pipelined
+  // request (about 1,600 in one 64 KB read), with no public way to stop its parser, and no
+  // client or proxy sends a request behind an endless response expecting an answer.
+  const streaming = new WeakSet<Socket>();
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    if (streaming.has(req.socket)) {
+      // Further requests parsed from the same read call here again after the destroy: ignored.
+      req.socket.destroy();
+      return;
+    }
     responses.set(req.socket, res);
     const method = (req.method ?? 'GET').toUpperCase();
     const invalid = invalidRequest(req);
@@ -160,6 +207,7 @@ export async function startNodeFrontEnd(options: FrontEndOptions): Promise<Front
         );
         return;
       case 'stream': {
+        streaming.add(req.socket);
         req.socket.setNoDelay(true); // each part is one write; don't let Nagle hold its tail
         const socket = lengthFramedSocket(req, res, route.headers);
         if (socket === null) res.writeHead(200, headerObject(route.headers));
@@ -199,10 +247,26 @@ export async function startNodeFrontEnd(options: FrontEndOptions): Promise<Front
   // the router's common headers (nosniff); invalidRequest() answers it instead.
   const server = settings.tls
     ? https.createServer(
-        { cert: readFileSync(settings.tls.cert), key: readFileSync(settings.tls.key), requireHostHeader: false, ...REQUEST_TIMEOUTS },
+        {
+          cert: readFileSync(settings.tls.cert),
+          key: readFileSync(settings.tls.key),
+          requireHostHeader: false,
+          ...REQUEST_TIMEOUTS,
+          handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+          ...TLS_POLICY,
+        },
         handle,
       )
     : http.createServer({ requireHostHeader: false, ...REQUEST_TIMEOUTS }, handle);
+  if (settings.tls) {
+    // A TLS error (handshake timed out, not TLS, no common suite or version) comes before any
+    // HTTP: there is nothing to answer, so the socket goes at once. https.Server's own listener
+    // passes it on to 'clientError', whose HTTP answer would be written into a TLS session that
+    // never started and its end() never complete: the connection stayed open until the client
+    // closed it.
+    server.removeAllListeners('tlsClientError');
+    server.on('tlsClientError', (_err: Error, socket: Duplex) => socket.destroy());
+  }
   // An Expect other than 100-continue: node's own 417 would lack the common headers too.
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
     const body = `unsupported Expect: ${JSON.stringify(req.headers.expect ?? '')}\n`;
@@ -229,7 +293,12 @@ export async function startNodeFrontEnd(options: FrontEndOptions): Promise<Front
       ['Connection', 'close'],
       ['Content-Length', String(body.length)],
     ];
-    socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\n${headers.map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n${body}`);
+    const answer = `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\n${headers.map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n${body}`;
+    // Destroyed once the answer and the FIN are with the kernel (see ANSWER_DEADLINE_MS).
+    socket.end(answer, () => socket.destroy());
+    // unref: a safety net, never a reason for the process to stay up at shutdown.
+    const deadline = setTimeout(() => socket.destroy(), ANSWER_DEADLINE_MS).unref();
+    socket.once('close', () => clearTimeout(deadline));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
