@@ -151,7 +151,7 @@ export class Sampler {
       return null;
     };
     const [status, metrics] = await Promise.all([
-      getText(this.server.port, '/status').then((t) => JSON.parse(t) as StatusDoc, failed),
+      getText(this.server.port, '/status?clients=all').then((t) => JSON.parse(t) as StatusDoc, failed),
       getText(this.server.port, '/metrics').catch(failed),
     ]);
     const proc = snapshotIfAlive(this.server.child.pid);

@@ -17,7 +17,7 @@ import { Camera } from '../stream/camera.js';
 import { driverOptions, validateCameras } from './cameras.js';
 import type { Config } from './config.js';
 import { chooseFrontEnd, resolveHttpThreads } from './front-end-choice.js';
-import { httpSettings } from './http-settings.js';
+import { httpSettings, openAccessWarning } from './http-settings.js';
 import { sharedPort } from './port.js';
 import { VERSION } from './version.js';
 
@@ -46,6 +46,8 @@ export async function startServer(config: Config, options: StartOptions): Promis
   const frontEndName = chooseFrontEnd(config.http, loadUws, log);
   const threadCount = resolveHttpThreads(config, frontEndName, log);
   const settings = httpSettings(config, { version: VERSION, snapshotTimeoutMs: options.snapshotTimeoutMs });
+  const openAccess = openAccessWarning(settings);
+  if (openAccess !== null) log.warn(openAccess);
   const startedAt = Date.now();
 
   // 1. Cameras: ring + capture worker each (capture starts with the first viewer).

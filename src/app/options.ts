@@ -13,7 +13,9 @@ import { MAX_SLOT_BYTES, MAX_SLOTS, MIN_SLOT_BYTES, MIN_SLOTS } from '../core/ri
 import { BUILTIN_DRIVERS } from '../drivers/registry.js';
 import { FLIPS, ROTATIONS } from '../drivers/types.js';
 import { parseNatsServers } from '../drivers/nats-link.js';
+import { ConfigError } from '../core/errors.js';
 import { FRONT_ENDS } from '../server/front-end.js';
+import { allowedHostEntry } from '../server/host-check.js';
 import { byteSize, credentials, decimal, integer, nonEmpty, oneOf, type Parser, readableFile, seconds } from './option-parsers.js';
 
 /**
@@ -53,6 +55,50 @@ function option<const K extends string, T>(spec: OptionSpec<K, T> & { default?: 
 function option<const K extends string, T>(spec: OptionSpec<K, T>): OptionSpec<K, T> {
   return Object.freeze(spec);
 }
+
+/**
+ * --allowed-hosts: comma-separated names (`cam.example.org`, `*.example.org`) or addresses,
+ * normalised; `*` alone allows any Host.
+ */
+const allowedHosts: Parser<readonly string[]> = (raw, flag) => {
+  const entries = raw.split(',').map((e) => e.trim());
+  if (entries.length === 1 && entries[0] === '*') return Object.freeze(['*']);
+  return Object.freeze(
+    entries.map((e) => {
+      const entry = allowedHostEntry(e);
+      if (entry === null)
+        throw new ConfigError(
+          `invalid ${flag} "${raw}": "${e}" is not a host name or address (give names without scheme or port, e.g. cam.example.org,*.example.org; or * for any)`,
+        );
+      return entry;
+    }),
+  );
+};
+
+// A CSP source: a host (with optional scheme, *. prefix, port and path) or a scheme ("https:").
+const FRAME_SOURCE_RE =
+  /^(?:\*|[a-z][a-z0-9+.-]*:|(?:[a-z][a-z0-9+.-]*:\/\/)?(?:\*|(?:\*\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)*)(?::(?:[0-9]{1,5}|\*))?(?:\/[^\s;,'"]*)?)$/i;
+
+/**
+ * --frame-ancestors: CSP frame-ancestors sources, separated by spaces or commas. `self` and
+ * `none` may be given without their quotes (a shell makes them awkward to type). Anything that
+ * could end the directive (`;`, a comma, a quote) is refused, so nothing else gets into the header.
+ */
+const frameAncestors: Parser<string> = (raw, flag) => {
+  // A line break would be a header injection were it passed on; anything outside printable ASCII is a slip.
+  if (/[^\x20-\x7e]/.test(raw)) throw new ConfigError(`invalid ${flag} ${JSON.stringify(raw)}: only printable ASCII and spaces`);
+  const sources = raw
+    .split(/[\s,]+/)
+    .filter((t) => t !== '')
+    .map((t) => (/^'?(self|none)'?$/i.test(t) ? `'${t.replace(/'/g, '').toLowerCase()}'` : t));
+  const bad = sources.find((t) => !(t === "'self'" || t === "'none'" || FRAME_SOURCE_RE.test(t)));
+  if (sources.length === 0 || bad !== undefined)
+    throw new ConfigError(
+      `invalid ${flag} "${raw}": ${bad === undefined ? 'no source given' : `"${bad}" is not a frame-ancestors source`} (expected 'self', 'none', * or origins such as https://ha.example.com)`,
+    );
+  if (sources.includes("'none'") && sources.length > 1) throw new ConfigError(`invalid ${flag} "${raw}": 'none' must be alone`);
+  return sources.join(' ');
+};
 
 // A 1920x1080 JPEG at quality 95 with a busy scene is about 1 MB; leave headroom.
 const MAX_FRAME_BYTES = 2 * 1024 * 1024;
@@ -431,6 +477,32 @@ export const OPTIONS = Object.freeze({
       default: '`5`',
       meaning:
         'seconds without a frame from the camera (failed, restarting, stalled) before viewers get a generated NO SIGNAL frame instead of the frozen last one; `0` = keep the last frame',
+    },
+  }),
+  'allowed-hosts': option({
+    key: 'allowedHosts',
+    env: 'FRAMERING_ALLOWED_HOSTS',
+    valueName: 'NAMES',
+    parse: allowedHosts,
+    default: Object.freeze([]) as readonly string[],
+    help: "more host names the Host header may name, comma-separated (*.example.org for a domain; '*' for any), besides this machine's names, localhost and IP addresses",
+    doc: {
+      default: "this machine's names, `localhost`, IP addresses",
+      meaning:
+        "more names the server is reached by (comma-separated; `*.example.org` for a domain), e.g. a reverse proxy's public name; a browser asking for another `Host` gets `421`, against DNS rebinding ([access](docs/access.md#dns-rebinding-and-the-host-header)); `*` = any",
+    },
+  }),
+  'frame-ancestors': option({
+    key: 'frameAncestors',
+    env: 'FRAMERING_FRAME_ANCESTORS',
+    valueName: 'SOURCES',
+    parse: frameAncestors,
+    default: "'self'",
+    help: "pages that may show the page in a frame, as CSP frame-ancestors sources (default 'self'; e.g. \"'self' https://ha.example.com\")",
+    doc: {
+      default: "`'self'`",
+      meaning:
+        "pages that may frame the page (`Content-Security-Policy: frame-ancestors`), e.g. `'self' https://ha.example.com` for a Home Assistant iframe card ([access](docs/access.md#embedding-the-page-in-a-frame)); streams and snapshots can be embedded anywhere",
     },
   }),
   'log-level': option({

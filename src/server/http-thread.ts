@@ -49,7 +49,13 @@ export async function startHttpThread(o: HttpThreadOptions): Promise<HttpThread>
     status: o.status,
     metrics: o.metrics,
   });
-  const metrics = new ThreadMetrics(o.thread, o.cameras, () => frontEnd?.viewers ?? [], router.lockout);
+  const metrics = new ThreadMetrics(
+    o.thread,
+    o.cameras,
+    () => frontEnd?.viewers ?? [],
+    router.lockout,
+    () => router.refusedHosts,
+  );
   const options = {
     settings: o.settings,
     port: o.port,

@@ -41,6 +41,8 @@ export class ThreadMetrics {
     private readonly cameras: readonly CameraView[],
     private readonly viewers: () => Iterable<Viewer>,
     lockout: Lockout | null = null,
+    /** Requests this thread refused for their Host header (the router's count). */
+    refusedHosts: () => number = () => 0,
   ) {
     const r = this.registry;
     const self = this;
@@ -76,6 +78,14 @@ export class ThreadMetrics {
         },
       });
     }
+    new Counter({
+      name: 'framering_host_refused_total',
+      help: 'Requests refused with 421 for a Host header not in --allowed-hosts (DNS rebinding)',
+      registers: [r],
+      collect() {
+        setTotals(this, [[{}, refusedHosts()]]);
+      },
+    });
     new Gauge({
       name: 'framering_clients',
       help: 'Stream viewers connected now',

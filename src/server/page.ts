@@ -3,8 +3,9 @@
  *
  * Without JavaScript it is still the classic page: the images stream and the snapshot links
  * download. With JavaScript, a small inline script (no framework, nothing external) polls
- * /status, fills each camera's panel with textContent only, wires the full-screen buttons, and
- * re-attaches a stream that failed or was cut by a server restart.
+ * /status?clients=none (the cameras and totals, never the viewer list: a page polls every 1.5 s,
+ * and the list grows with the viewers), fills each camera's panel with textContent only, wires
+ * the full-screen buttons, and re-attaches a stream that failed or was cut by a server restart.
  */
 
 export interface PageCamera {
@@ -126,7 +127,7 @@ function setState(cam, state) {
 let lastUptime = Infinity;
 async function poll() {
   try {
-    const res = await fetch('/status', { cache: 'no-store', signal: AbortSignal.timeout(POLL_MS * 2) });
+    const res = await fetch('/status?clients=none', { cache: 'no-store', signal: AbortSignal.timeout(POLL_MS * 2) });
     if (!res.ok) throw new Error('HTTP ' + res.status);
     const status = await res.json();
     document.getElementById('conn').hidden = true;

@@ -9,12 +9,28 @@ import type { Logger } from '../core/log.js';
 import { STREAM_CONTENT_TYPE } from '../stream/multipart.js';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { BasicAuth, type Principal } from './auth.js';
+import { HostCheck } from './host-check.js';
 import { hasSignature, type LinkGrant, LinkVerifier, signLink } from './signed-links.js';
 import { Lockout } from './lockout.js';
 import { renderIndexPage } from './page.js';
 import { snapshot } from './snapshot.js';
+import { parseClientSelection, selectClients, type ClientSelection, type StatusDocument, withoutPaths } from './status.js';
 import type { Admission, Lease } from './admission.js';
 import type { HttpSettings } from './settings.js';
+
+/**
+ * Whether a request comes from a web browser: browsers send `Origin` on cross-origin and
+ * non-GET requests, `Sec-Fetch-*` to trustworthy origins, and a User-Agent starting with
+ * `Mozilla/` always (Chromium, Firefox, Safari and every engine built on them); a page's
+ * scripts can change none of these.
+ */
+export function fromBrowser(req: Pick<RequestInfo, 'header'>): boolean {
+  return (
+    req.header('origin') !== undefined ||
+    req.header('sec-fetch-mode') !== undefined ||
+    (req.header('user-agent') ?? '').startsWith('Mozilla/')
+  );
+}
 
 export interface RequestInfo {
   /** Upper case. */
@@ -60,7 +76,7 @@ export interface RouterOptions {
   /** Stream viewers across every HTTP thread: a 'stream' route holds a lease its viewer releases. */
   admission: Admission;
   log: Logger;
-  /** Renders /status and /metrics (set by main, which owns the wider view). */
+  /** Renders /status (a StatusDocument, every viewer listed) and /metrics (set by main, which owns the wider view). */
   status: () => Promise<unknown>;
   metrics: () => Promise<{ contentType: string; body: string }>;
 }
@@ -73,6 +89,7 @@ const STATUS_TEXT: Record<number, string> = {
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  421: 'Misdirected Request',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
@@ -84,6 +101,8 @@ export function statusLine(status: number): string {
 }
 
 const TEXT = 'text/plain; charset=utf-8';
+/** At most one log line per this long about refused Host headers (each is counted in /metrics), ms. */
+const HOST_LOG_INTERVAL_MS = 60_000;
 const NO_STORE = 'no-store, no-cache, must-revalidate, max-age=0';
 const streamHeaders: Headers = [
   ['Content-Type', STREAM_CONTENT_TYPE],
@@ -109,6 +128,15 @@ export class Router {
   private readonly pages = new Map<string, string>();
   /** Every route takes credentials or a signed link (Basic auth or a URL secret is configured). */
   private readonly guarded: boolean;
+  /** The Host check against DNS rebinding; null with --allowed-hosts '*'. */
+  private readonly hosts: HostCheck | null;
+  /** Requests refused for their Host header (421), for /metrics. */
+  refusedHosts = 0;
+  /** When a refused Host was last logged (ms), and how many were refused since. */
+  private hostLoggedAt = Number.NEGATIVE_INFINITY;
+  private hostRefusedUnlogged = 0;
+  /** The page's framing headers (--frame-ancestors). */
+  private readonly frameHeaders: Headers;
 
   constructor(private readonly o: RouterOptions) {
     this.settings = o.settings;
@@ -120,6 +148,17 @@ export class Router {
     const l = o.settings.lockout;
     this.lockout = (this.guarded || token !== undefined) && l.attempts > 0 ? new Lockout(l, o.log) : null;
     this.byName = new Map(o.cameras.map((c) => [c.name, c]));
+    this.hosts = o.settings.allowedHosts === null ? null : new HostCheck(o.settings.allowedHosts);
+    const ancestors = o.settings.frameAncestors;
+    // CSP frame-ancestors is what browsers use; X-Frame-Options only speaks for old ones, and
+    // knows only SAMEORIGIN and DENY. A browser that knows both ignores X-Frame-Options, so it is
+    // sent only where it says the same as the policy (for other sources, an old browser without
+    // CSP would refuse the frames the policy allows).
+    const xfo = ancestors === "'self'" ? 'SAMEORIGIN' : ancestors === "'none'" ? 'DENY' : null;
+    this.frameHeaders = [
+      ['Content-Security-Policy', `frame-ancestors ${ancestors}`],
+      ...(xfo ? ([['X-Frame-Options', xfo]] as const) : []),
+    ];
     this.common = [
       ['X-Content-Type-Options', 'nosniff'],
       ...(o.settings.corsOrigin
@@ -140,6 +179,13 @@ export class Router {
     const { method, path } = req;
     // Health checks stay open so orchestrators need no credentials.
     if (path === '/healthz') return this.onlyGet(req, () => this.healthz());
+    // Before anything else: a request for another name is a page's script reaching this server
+    // through a victim's browser (DNS rebinding; host-check.ts). Only a browser can be made to
+    // do that: other clients (a relay, ffmpeg, a scraper, Home Assistant's server) choose their
+    // Host themselves, so checking theirs protects nothing and would break every one that
+    // reaches the server by a name it does not know. Load balancers' health checks send any
+    // Host, and /healthz (above) says little, so it stays open to them.
+    if (this.hosts !== null && !this.hosts.allows(req.header('host')) && fromBrowser(req)) return this.misdirected(req.header('host')!);
     if (method === 'OPTIONS' && this.settings.corsOrigin) return this.preflight();
     // A scraper's bearer token opens /metrics (and only it), whatever else is configured.
     if (path === '/metrics' && this.metricsToken !== null) {
@@ -156,12 +202,19 @@ export class Router {
     }
     if (hasSignature(req.query)) return this.plain(403, TEXT, 'signed link refused: this server has no --url-secret-file\n');
     if (path === '/' || path === '/index.html')
-      return this.onlyGet(req, () => this.plain(200, 'text/html; charset=utf-8', this.pageFor(who), [['Cache-Control', 'no-cache']]));
+      return this.onlyGet(req, () =>
+        this.plain(200, 'text/html; charset=utf-8', this.pageFor(who), [['Cache-Control', 'no-cache'], ...this.frameHeaders]),
+      );
     if (path === '/status' || path === '/metrics') {
       // /status lists every viewer's address; /metrics the traffic: admins only.
       if (who !== null && !who.admin)
         return this.plain(403, TEXT, `user ${JSON.stringify(who.user)} may not read ${path} (not an admin)\n`);
-      if (path === '/status') return this.onlyGet(req, () => ({ kind: 'deferred', response: this.status() }));
+      if (path === '/status')
+        return this.onlyGet(req, () => {
+          const selection = parseClientSelection(req.query);
+          if (typeof selection === 'string') return this.plain(400, TEXT, `${selection}\n`);
+          return { kind: 'deferred', response: this.status(selection) };
+        });
       return this.onlyGet(req, () => ({ kind: 'deferred', response: this.metrics() }));
     }
 
@@ -204,6 +257,24 @@ export class Router {
     return this.plain(401, TEXT, `${token === undefined ? 'a' : 'the right'} bearer token is required for /metrics\n`, [
       ['WWW-Authenticate', 'Bearer realm="framering metrics"'],
     ]);
+  }
+
+  /** 421 for a Host this server does not answer to, counted; logged at most once a minute. */
+  private misdirected(host: string): Route {
+    this.refusedHosts++;
+    this.hostRefusedUnlogged++;
+    // JSON.stringify: the header may hold anything but a line break; the answer stays one line.
+    const shown = JSON.stringify(host.length > 100 ? `${host.slice(0, 100)}...` : host);
+    const now = performance.now();
+    if (now - this.hostLoggedAt >= HOST_LOG_INTERVAL_MS) {
+      const more = this.hostRefusedUnlogged > 1 ? ` (and ${this.hostRefusedUnlogged - 1} more since the last such line)` : '';
+      this.o.log.warn(
+        `refused a request for Host ${shown}${more}: not this server's name; if it is reached by that name (a reverse proxy's public name, a DNS name), add it to --allowed-hosts`,
+      );
+      this.hostLoggedAt = now;
+      this.hostRefusedUnlogged = 0;
+    }
+    return this.plain(421, TEXT, `host ${shown} is not served here; add it to --allowed-hosts if this server is reached by that name\n`);
   }
 
   /** 429 while the request's address is locked out, else null. */
@@ -330,7 +401,9 @@ export class Router {
 
   private async snapshot(camera: CameraView): Promise<PlainResponse> {
     const r = await snapshot(camera, this.settings.snapshotTimeoutMs);
-    if (!r.ok) return { status: 503, headers: [['Content-Type', TEXT], ['Retry-After', '2'], ...this.common], body: `${r.reason}\n` };
+    // The reason may quote the camera's last error: without file paths, which are for the log.
+    if (!r.ok)
+      return { status: 503, headers: [['Content-Type', TEXT], ['Retry-After', '2'], ...this.common], body: `${withoutPaths(r.reason)}\n` };
     return {
       status: 200,
       headers: [['Content-Type', 'image/jpeg'], ['Cache-Control', NO_STORE], ['X-Timestamp', r.timestamp], ...this.common],
@@ -338,8 +411,8 @@ export class Router {
     };
   }
 
-  private async status(): Promise<PlainResponse> {
-    const body = `${JSON.stringify(await this.o.status(), null, 2)}\n`;
+  private async status(selection: ClientSelection): Promise<PlainResponse> {
+    const body = `${JSON.stringify(selectClients((await this.o.status()) as StatusDocument, selection), null, 2)}\n`;
     return {
       status: 200,
       headers: [['Content-Type', 'application/json; charset=utf-8'], ['Cache-Control', NO_STORE], ...this.common],

@@ -30,6 +30,13 @@ export interface HttpSettings {
   /** Brute-force lockout (lockout.ts): failures that lock an address (0 = off), window and duration in ms. */
   readonly lockout: { readonly attempts: number; readonly windowMs: number; readonly durationMs: number };
   readonly corsOrigin: string | undefined;
+  /**
+   * Host names a request's Host header may name (host-check.ts), normalised; IP addresses are
+   * always allowed. null = any Host (--allowed-hosts '*').
+   */
+  readonly allowedHosts: readonly string[] | null;
+  /** The page's Content-Security-Policy frame-ancestors sources (--frame-ancestors). */
+  readonly frameAncestors: string;
   /** Most stream viewers at once over every thread; 0 = no limit. */
   readonly maxClients: number;
   /** A viewer whose frame stays in flight this long is disconnected, ms; 0 = never. */

@@ -231,7 +231,7 @@ for (const http of FRONT_ENDS) {
 
       // The viewer runs inside the namespace and says once it is streaming.
       const script = `
-        const s = require('net').connect(Number(process.env.PORT), process.env.HOST, () => s.write('GET /video_feed HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'));
+        const s = require('net').connect(Number(process.env.PORT), process.env.HOST, () => s.write('GET /video_feed HTTP/1.1\\r\\nHost: ' + process.env.HOST + '\\r\\n\\r\\n'));
         let n = 0;
         s.on('data', (d) => { n += d.length; if (n >= 500000 && n - d.length < 500000) console.log('streaming'); });
         s.on('error', (e) => console.log('error', e.message));

@@ -97,7 +97,7 @@ interface Status {
 }
 
 async function status(port: number): Promise<Status> {
-  return json<Status>(await fetchOnce(port, '/status', { timeoutMs: 10_000 }));
+  return json<Status>(await fetchOnce(port, '/status?clients=all', { timeoutMs: 10_000 }));
 }
 
 /** What one slow reader received, checked frame by frame against the folder. */

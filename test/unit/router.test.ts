@@ -33,6 +33,8 @@ function settings(extra: Partial<HttpSettings> = {}): HttpSettings {
     pageLinkTtlMs: 600_000,
     lockout: { attempts: 10, windowMs: 60_000, durationMs: 300_000 },
     corsOrigin: undefined,
+    allowedHosts: ['localhost'],
+    frameAncestors: "'self'",
     maxClients: 0,
     slowClientTimeoutMs: 10_000,
     sendQueueBytes: 0,
