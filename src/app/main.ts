@@ -5,6 +5,7 @@
  * http-settings.ts); this file only connects the parts.
  */
 
+import { hostname } from 'node:os';
 import type { Logger } from '../core/log.js';
 import { Admission } from '../server/admission.js';
 import type { FrontEnd } from '../server/front-end.js';
@@ -83,7 +84,15 @@ export async function startServer(config: Config, options: StartOptions): Promis
   let workers: HttpWorkers | null = null;
   const threads = async (): Promise<ThreadStats[]> => [...(local ? [await local.stats()] : []), ...(workers ? await workers.stats() : [])];
   const status = async (): Promise<unknown> =>
-    buildStatus({ cameras, threads: await threads(), frontEnd: frontEndName, version: VERSION, startedAt, publish: publisher?.status() });
+    buildStatus({
+      cameras,
+      threads: await threads(),
+      frontEnd: frontEndName,
+      version: VERSION,
+      startedAt,
+      server: `${hostname()}:${local?.frontEnd.port ?? settings.port}`,
+      publish: publisher?.status(),
+    });
   const metrics = async (): Promise<{ contentType: string; body: string }> =>
     processMetrics.render((await threads()).map((t) => t.metrics));
   const admission = new Admission(settings.maxClients);

@@ -124,7 +124,9 @@ function setState(cam, state) {
   cam.state.textContent = state;
   cam.state.dataset.state = state;
 }
-let lastUptime = Infinity;
+// Each server's last uptime, by its name: behind a load balancer the polls are answered by
+// several servers, and a younger one answering is no restart.
+const uptimes = new Map();
 async function poll() {
   try {
     const res = await fetch('/status?clients=none', { cache: 'no-store', signal: AbortSignal.timeout(POLL_MS * 2) });
@@ -132,8 +134,9 @@ async function poll() {
     const status = await res.json();
     document.getElementById('conn').hidden = true;
     // A server that restarted ended every stream; a browser may not report that as an error.
-    if (status.uptimeSeconds < lastUptime && lastUptime !== Infinity) for (const cam of cams.values()) attach(cam, 0);
-    lastUptime = status.uptimeSeconds;
+    const server = status.server || '';
+    if (status.uptimeSeconds < (uptimes.get(server) ?? 0)) for (const cam of cams.values()) attach(cam, 0);
+    uptimes.set(server, status.uptimeSeconds);
     for (const c of status.cameras) {
       const cam = cams.get(c.name);
       if (!cam) continue;

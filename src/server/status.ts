@@ -41,6 +41,8 @@ export interface StatusSources {
   frontEnd: string;
   version: string;
   startedAt: number; // Date.now()
+  /** Which server this is, stable across its restarts (host name and port): pages behind a load balancer tell servers apart by it. */
+  server?: string | undefined;
   /** The NATS publisher's state (--publish), or undefined. */
   publish?: Record<string, unknown> | undefined;
 }
@@ -175,6 +177,7 @@ export function buildStatus(s: StatusSources): StatusDocument {
   return {
     version: s.version,
     frontEnd: s.frontEnd,
+    ...(s.server !== undefined ? { server: s.server } : {}),
     uptimeSeconds: Math.round((Date.now() - s.startedAt) / 100) / 10,
     cameras: s.cameras.map((c) => cameraStatus(c, perCamera.get(c.name) ?? 0)),
     slowClientsDisconnected: s.threads.reduce((n, t) => n + t.slowClientsDisconnected, 0),

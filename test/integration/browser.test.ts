@@ -8,6 +8,8 @@
 
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
@@ -276,6 +278,48 @@ describe('the index page in Chromium', () => {
       await context.close();
       await first.close();
       await second?.close();
+    }
+  });
+
+  // Behind a load balancer, successive polls of /status are answered by different servers; one
+  // younger than the last to answer is no restart, and re-attaching then moved a healthy stream.
+  test('behind a load balancer, a younger server answering /status does not re-attach the stream', { skip, timeout: 30_000 }, async () => {
+    const older = await createTestServer(['--fps', '5']);
+    await sleep(2000);
+    const younger = await createTestServer(['--fps', '5']);
+    let streams = 0;
+    let polls = 0;
+    // The balancer: streams and the page from the older server, /status from each in turn.
+    const balancer = http.createServer((req, res) => {
+      const path = req.url ?? '/';
+      if (path.startsWith('/video_feed')) streams++;
+      const port = path.startsWith('/status') && polls++ % 2 === 1 ? younger.port : older.port;
+      const upstream = http.request({ host: '127.0.0.1', port, path, method: req.method, headers: req.headers }, (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      });
+      upstream.on('error', () => res.destroy());
+      res.on('close', () => upstream.destroy());
+      req.pipe(upstream);
+    });
+    await new Promise<void>((resolve) => balancer.listen(0, '127.0.0.1', resolve));
+    const { context, page } = await openIndex(browser!, (balancer.address() as AddressInfo).port);
+    try {
+      await until(
+        () => imageSize(page, 'default'),
+        (s) => s.width > 0,
+        10_000,
+      );
+      const before = streams;
+      await sleep(6000); // four polls, two of them answered by the younger server
+      assert.ok(polls >= 4, `the page polled ${polls} times`);
+      assert.equal(streams, before, `the stream was re-attached ${streams - before} times while nothing failed`);
+    } finally {
+      await context.close();
+      balancer.closeAllConnections();
+      balancer.close();
+      await older.close();
+      await younger.close();
     }
   });
 
