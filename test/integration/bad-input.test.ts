@@ -491,18 +491,24 @@ for (const http of FRONT_ENDS) {
       await assertHealthy();
     });
 
-    test('request bodies: a POST is 405 whatever its body; a GET body is skipped, never run as a request', async () => {
+    // uws refuses any request that announces a body (no route takes one; request-smuggling.test.ts):
+    // a 400, or only the close when another request follows in the same bytes.
+    test('request bodies: never run as a request; node: a POST is 405 whatever its body, a GET body is skipped; uws: 400', async () => {
       await run([
-        { name: 'POST /status with a body', request: `POST /status HTTP/1.1\r\nContent-Length: 5\r\n${CLOSE}\r\nhello`, expect: 405 },
+        {
+          name: 'POST /status with a body',
+          request: `POST /status HTTP/1.1\r\nContent-Length: 5\r\n${CLOSE}\r\nhello`,
+          expect: { uws: 400, node: 405 },
+        },
         {
           name: 'POST /video_feed with a body',
           request: `POST /video_feed HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n${CLOSE}\r\n{}`,
-          expect: 405,
+          expect: { uws: 400, node: 405 },
         },
         {
           name: 'POST announcing 1 MB, sending 5 bytes',
           request: `POST /snapshot HTTP/1.1\r\nContent-Length: 1048576\r\n${CLOSE}\r\nhello`,
-          expect: 405,
+          expect: { uws: 400, node: 405 },
         },
         {
           name: 'Content-Length -1',
@@ -543,7 +549,7 @@ for (const http of FRONT_ENDS) {
         r.socket.destroy();
         assert.deepEqual(
           statusLines,
-          ['HTTP/1.1 200', 'HTTP/1.1 200'],
+          http === 'uws' ? null : ['HTTP/1.1 200', 'HTTP/1.1 200'],
           `GET with a ${framing} body: ${r.raw.toString('latin1').slice(0, 300)}`,
         );
         assert.doesNotMatch(r.raw.toString('latin1'), /not found: \/nope/);

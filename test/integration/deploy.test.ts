@@ -109,8 +109,9 @@ describe('deploy/framering.service', () => {
     assert.equal(only(settings, 'SupplementaryGroups'), 'video');
   });
 
-  it('restarts on failure but not for an invalid configuration, and outlasts the 2 s shutdown', () => {
-    assert.equal(only(settings, 'Restart'), 'on-failure');
+  it('restarts whenever it ends unasked, exit 0 included, but not for an invalid configuration, and outlasts the 2 s shutdown', () => {
+    // Not on-failure: that leaves the service down after an unexpected exit with status 0 (issue 17).
+    assert.equal(only(settings, 'Restart'), 'always');
     assert.ok(Number(only(settings, 'RestartSec')) > 0);
     // framering exits 2 for an invalid option: restarting cannot fix the file.
     assert.equal(only(settings, 'RestartPreventExitStatus'), '2');

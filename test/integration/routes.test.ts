@@ -35,7 +35,9 @@ describe('routes', () => {
   for (const path of ['/', '/video_feed']) {
     for (const method of ['POST', 'PUT', 'DELETE']) {
       test(`${method} ${path} is 405 with Allow: GET, HEAD`, { timeout: 5000 }, async () => {
-        const res = await fetchOnce(ts.port, path, { method, ...(method === 'DELETE' ? {} : { body: 'x=1' }) });
+        // No body: the uws front end refuses any request body with a 400 before routing
+        // (request-smuggling.test.ts); node's client sends POST and PUT with Content-Length: 0.
+        const res = await fetchOnce(ts.port, path, { method });
         assert.equal(res.status, 405);
         assert.equal(res.headers.allow, 'GET, HEAD');
         assert.equal(res.headers['x-content-type-options'], 'nosniff');

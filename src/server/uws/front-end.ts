@@ -9,10 +9,12 @@ import { limitSendQueue } from '../send-queue.js';
 import { guardDescriptorHeadroom } from './fd-headroom.js';
 import { listeningFds } from './listen-fds.js';
 import type { FrontEnd, FrontEndOptions } from '../front-end.js';
-import { statusLine, type PlainResponse } from '../router.js';
+import { type Headers, statusLine, type PlainResponse } from '../router.js';
+import { TLS12_CIPHERS } from '../tls-policy.js';
 import { loadUws } from './binary.js';
 import { ChunkedTransport } from './chunked-transport.js';
 import { LengthTransport } from './length-transport.js';
+import { refusedFraming } from './request-framing.js';
 import type { UwsTransport } from './stream-transport.js';
 import { Viewer } from '../../stream/viewer.js';
 
@@ -31,6 +33,33 @@ function writePlain(res: HttpResponse, r: PlainResponse, head: boolean): void {
   } else res.end(r.body);
 }
 
+/**
+ * Answers a request refused for its framing (request-framing.ts) with a one-line 400 and closes
+ * the connection, one event-loop turn later. Why not at once: uWS parses every request a read
+ * brought before it returns to the loop, and `end(body, true)` closes the connection only after
+ * that, so a request smuggled behind the refused one in the same bytes would be routed and
+ * answered next (measured with 20.30). A request that arrives while the previous one is still
+ * unanswered makes uWS close the connection instead (it denies "async pipelining",
+ * HttpContext.h): the smuggled request is never run, and the client gets the close, not the 400.
+ * Alone, the refused request gets its 400 and then the close.
+ */
+function refuseFraming(res: HttpResponse, reason: string, head: boolean, common: Headers): void {
+  let aborted = false;
+  res.onAborted(() => (aborted = true));
+  setImmediate(() => {
+    if (aborted) return;
+    res.cork(() => {
+      res.writeStatus(statusLine(400));
+      res.writeHeader('Content-Type', 'text/plain; charset=utf-8');
+      for (const [k, v] of common) res.writeHeader(k, v);
+      // The `true`: uWS adds `Connection: close` and closes once the answer is sent. For a HEAD,
+      // endWithoutBody(0) writes `Content-Length: 0` (no body waited for, unlike a length > 0).
+      if (head) res.endWithoutBody(0, true);
+      else res.end(`${reason}\n`, true);
+    });
+  });
+}
+
 /** uSockets' listen flags (ListenOptions in the typings, not exported as values). */
 const LIBUS_LISTEN_DEFAULT = 0;
 const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
@@ -40,12 +69,24 @@ interface UwsListen {
 
 export async function startUwsFrontEnd(options: FrontEndOptions): Promise<FrontEnd> {
   const uws = loadUws();
+  // uWS writes `uWebSockets: 20` into every response (its "mark") unless its loop is silent, and
+  // this undocumented key is the only switch JavaScript has (uWS.js addon.cpp, uWS_cfg; the mark
+  // itself is HttpResponse::writeMark, removable otherwise only at compile time with
+  // UWS_HTTPRESPONSE_NO_WRITEMARK). The header tells anyone which server and major version
+  // answers, which helps nobody but someone looking for a known flaw. The loop is this thread's.
+  if (typeof uws._cfg === 'function') uws._cfg('silent');
   const { log } = options;
   const viewers = new Set<Viewer>();
   const { router, settings } = options;
 
   const handle = (res: HttpResponse, req: HttpRequest): void => {
     const method = req.getMethod().toUpperCase();
+    // Before anything else, auth included: a smuggled request must not run whoever sends it.
+    const refusal = refusedFraming((cb) => req.forEach(cb));
+    if (refusal !== undefined) {
+      refuseFraming(res, refusal, method === 'HEAD', router.commonHeaders);
+      return;
+    }
     const path = req.getUrl();
     const route = router.route({
       method,
@@ -104,7 +145,14 @@ export async function startUwsFrontEnd(options: FrontEndOptions): Promise<FrontE
     }
   };
 
-  const app = settings.tls ? uws.SSLApp({ cert_file_name: settings.tls.cert, key_file_name: settings.tls.key }) : uws.App();
+  // ssl_ciphers restricts TLS 1.2 to forward-secret AEAD suites (tls-policy.ts); uSockets passes
+  // it to SSL_CTX_set_cipher_list. It cannot make the server's order win: uSockets never sets
+  // SSL_OP_CIPHER_SERVER_PREFERENCE and AppOptions has no key for it, so BoringSSL takes the
+  // client's favourite among these suites (all strong). TLS 1.3's suites are BoringSSL's fixed
+  // three, all AEAD; uSockets refuses TLS before 1.2.
+  const app = settings.tls
+    ? uws.SSLApp({ cert_file_name: settings.tls.cert, key_file_name: settings.tls.key, ssl_ciphers: TLS12_CIPHERS })
+    : uws.App();
   app.any('/*', handle);
 
   // uSockets sets SO_REUSEADDR only on a port it is given, and SO_REUSEPORT too unless told
@@ -149,6 +197,15 @@ export async function startUwsFrontEnd(options: FrontEndOptions): Promise<FrontE
     log,
   );
 
+  // Whatever the guard or uWS closed, this thread's event loop must not run empty while the
+  // server is meant to serve. uWS's sockets are the only handles it refs, and the guard's timer is
+  // unref'd (it must not hold a server that is closing): with the listener closed at the
+  // descriptor limit and uWS's idle timeout then dropping the connections that exhausted it,
+  // node found nothing left to wait for and exited with status 0, silently, never to listen
+  // again (issue 17). This ref'd timer holds the loop until close(); the guard listens again
+  // once descriptors are free. Its period is the longest node allows; it never does anything.
+  const keepAlive = setInterval(() => {}, 2 ** 31 - 1);
+
   let closed = false;
   return {
     name: 'uws',
@@ -157,6 +214,7 @@ export async function startUwsFrontEnd(options: FrontEndOptions): Promise<FrontE
     close() {
       if (closed) return;
       closed = true;
+      clearInterval(keepAlive);
       headroom.close();
       if (listenSocket) uws.us_listen_socket_close(listenSocket);
       listenSocket = null;
