@@ -9,6 +9,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { CaptureLoop } from '../src/capture/capture-loop.js';
 import { loadDriverModule } from '../src/drivers/registry.js';
+import { logLevelEnabled } from '../src/core/log.js';
 import { FrameRing } from '../src/core/ring.js';
 import { type CaptureWorkerData, type CaptureWorkerMessage, STOP_MESSAGE } from '../src/capture/protocol.js';
 
@@ -24,7 +25,11 @@ const loop = new CaptureLoop({
   createDriver: async (context) => (await loadDriverModule(data.driver)).createDriver(data.options, { ...context, nats: data.nats }),
   events: {
     state: (state, error) => post({ type: 'state', state, error }),
-    log: (level, message) => post({ type: 'log', level, message }),
+    // A line below the main thread's level would only be dropped there, after costing it a
+    // message (clone, event-loop turn) like any other: not posted at all.
+    log: (level, message) => {
+      if (logLevelEnabled(data.logLevel, level)) post({ type: 'log', level, message });
+    },
   },
 });
 

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../core/errors.js';
+import { maskCredentials } from '../core/log.js';
 import { cameraSubject, checkNatsAccess, type NatsAccess } from '../drivers/nats-link.js';
 import type { DriverOptions } from '../drivers/types.js';
 import type { Credentials } from '../server/auth.js';
@@ -149,17 +150,55 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pr
 
 const NAME_RE = /^[A-Za-z0-9_-]{1,64}$/;
 
-/** `DRIVER` alone (one camera), or one or more `NAME=DRIVER[,option=value...]`. */
+/** How to write a comma that belongs to a value, for the errors a stray one causes. */
+const COMMA_HINT = 'a comma inside a value, such as a password in a URL, is written %2C';
+
+/**
+ * `DRIVER` alone (one camera), or one or more `NAME=DRIVER[,option=value...]`.
+ *
+ * A spec may hold a relay's credentials (`door=http,source=http://user:pw@cam/x`), so an error
+ * quotes it with the URL's user info masked, and quotes no piece of it that could be a piece of
+ * the password: a comma in a password splits the spec there, and the pieces after it ("got
+ * ...", an unknown option's name) were the password's end.
+ */
 function camerasFromSpecs(specs: { spec: string; where: string }[], defaults: Record<string, unknown>): CameraConfig[] {
   const named = specs.map(({ spec, where }) => {
+    const shown = maskCredentials(spec);
+    // Pieces of a spec that carries credentials may be pieces of them: not quoted then.
+    const quote = (piece: string, what: string): string => (shown === spec ? `"${piece}"` : what);
     const m = /^([^=,/]+)=(.*)$/.exec(spec);
-    if (!m) return null;
+    if (!m) {
+      if (spec.includes('://'))
+        throw new ConfigError(`invalid ${where} "${shown}": a URL is not a driver; give it as the source (--camera http --source URL)`);
+      if (/,\s*[A-Za-z-]+=/.test(spec))
+        throw new ConfigError(`invalid ${where} "${shown}": options after the driver need a camera name (NAME=DRIVER,option=value...)`);
+      return null;
+    }
     const [driver = '', ...pairs] = m[2]!.split(',');
+    if (driver.includes('://'))
+      throw new ConfigError(`invalid ${where} "${shown}": a URL is not a driver; give it as the source (NAME=http,source=URL)`);
     const options: Record<string, string> = {};
     for (const pair of pairs) {
       const eq = pair.indexOf('=');
-      if (eq <= 0) throw new ConfigError(`invalid ${where} "${spec}": expected NAME=DRIVER[,option=value...], got "${pair}"`);
-      options[pair.slice(0, eq).trim()] = pair.slice(eq + 1);
+      if (eq <= 0)
+        throw new ConfigError(
+          `invalid ${where} "${shown}": expected NAME=DRIVER[,option=value...], got ${quote(pair, 'a part without "="')} (${COMMA_HINT})`,
+        );
+      const key = pair.slice(0, eq).trim();
+      const value = pair.slice(eq + 1);
+      if (shown !== spec) {
+        // A name or value cut from a password must not be quoted by cameraFromEntries' errors.
+        if (!(CAMERA_OPTIONS as readonly string[]).includes(key))
+          throw new ConfigError(
+            `invalid ${where} "${shown}": a part names no per-camera option (${CAMERA_OPTIONS.join(', ')}); ${COMMA_HINT}`,
+          );
+        try {
+          OPTIONS[key as (typeof CAMERA_OPTIONS)[number]].parse(value, key);
+        } catch {
+          throw new ConfigError(`invalid ${where} "${shown}": the value of ${key} is not valid; ${COMMA_HINT}`);
+        }
+      }
+      options[key] = value;
     }
     return { name: m[1]!.trim(), driver: driver.trim(), options, where };
   });

@@ -74,6 +74,9 @@ export class CaptureLoop {
     this.driverContext = {
       countDrop: (reason, frames = 1) => this.stats.countDrop(reason, frames),
       log: (level, message) => options.events.log(level, message),
+      // A frame larger than a slot can only be dropped: a driver that knows it drops it before
+      // assembling it, instead of holding up to its own (far larger) default in memory.
+      maxFrameBytes: options.ring.slotBytes,
     };
   }
 

@@ -23,6 +23,13 @@ export interface CaptureWorkerData {
   noSignalAfterMs: number;
   /** NATS credentials and TLS files, for drivers that connect to NATS. */
   nats: NatsAccess;
+  /**
+   * The main thread's log level: lines below it are not posted at all. A message per line costs
+   * the main thread, which serves every viewer, a structured clone and an event-loop turn even
+   * when its logger then drops the line (a source sending empty parts at line rate made millions).
+   * Undefined: post every line.
+   */
+  logLevel: LogLevel | undefined;
 }
 
 /** Messages from the capture worker. */

@@ -19,13 +19,19 @@
  * Credentials in the URL are sent as HTTP Basic auth (on every request, not after a 401) and
  * never appear in a log line or error: every message names the source by its redacted form
  * (`http://***@host/path`, with password-like query values masked too).
+ *
+ * Memory is bounded by the camera's ring slot (context.maxFrameBytes, from --max-frame-bytes):
+ * the parser refuses and skips any part larger than that without collecting it. Dropped parts
+ * are counted one by one but logged once per burst (drop-log.ts): a source sending empty parts
+ * at line rate must not turn each into a message to the main thread.
  */
 
 import http from 'node:http';
 import https from 'node:https';
 import { ConfigError, describeError, FrameringError } from '../core/errors.js';
-import { isMultipartContentType, boundaryFromContentType, MultipartParser } from './mjpeg/multipart-parser.js';
-import { MAX_SLOT_BYTES } from '../core/ring-layout.js';
+import { maskCredentials, SECRET_PARAM } from '../core/log.js';
+import { DropLog } from './mjpeg/drop-log.js';
+import { boundaryFromContentType, DEFAULT_MAX_FRAME_BYTES, isMultipartContentType, MultipartParser } from './mjpeg/multipart-parser.js';
 import type { CameraDriver, DriverContext, DriverModule, DriverOptions } from './types.js';
 
 /** `--source` is the URL; `--fps` caps the relayed rate (default: the source's rate). */
@@ -58,16 +64,10 @@ export interface HttpSource {
   secrets: readonly string[];
 }
 
-/** Query parameters that cameras use for credentials (Foscam's `pwd`, tokens, API keys). */
-const SECRET_PARAM = /pass|pwd|token|key|auth|secret|sig|session|cred/i;
-
 /** Masks user info in something that failed to parse as a URL, for the error message. */
 function redactUnparsed(source: string): string {
-  // Up to the last '@': a password may hold '@', '/' or ':' (unescaped, which is often why the
-  // URL did not parse), and masking up to the first '@' showed the rest of it.
-  const masked = source.replace(/^([a-z][a-z0-9+.-]*:\/\/)?.*@/is, (_m, scheme: string | undefined) => `${scheme ?? ''}***@`);
-  // Password-like query values too, as parseSource masks them in a URL that parses.
-  return masked.replace(/([?&])([^=&#]*)=([^&#]*)/g, (m, sep: string, name: string) => (SECRET_PARAM.test(name) ? `${sep}${name}=***` : m));
+  // Without a scheme (`user:pw@host/x`, which is no URL), everything up to the last '@' is user info.
+  return maskCredentials(source.includes('://') ? source : source.replace(/^.*@/s, '***@'));
 }
 
 /**
@@ -90,6 +90,14 @@ export function parseSource(source: string | undefined): HttpSource {
     );
   }
   if (url.hostname === '') throw new ConfigError(`invalid --source "${redactUnparsed(source)}": the URL has no host`);
+  if (url.username === '' && url.password === '' && /@/.test(`${url.pathname}${url.search}${url.hash}`)) {
+    // `http://admin:1234/pw@cam/x` is host "admin", port 1234, path "/pw@cam/x": a password
+    // holding '/', '?' or '#' ends the host early. Taken as written, the password would go in
+    // clear in a request line to the wrong host, and show in every message naming the source.
+    throw new ConfigError(
+      `invalid --source "${redactUnparsed(source)}": an '@' after the host is ambiguous; write '/', '?' and '#' in a user or password as %2F, %3F and %23, and an '@' in the path or query as %40`,
+    );
+  }
   let user: string;
   let password: string;
   try {
@@ -195,6 +203,9 @@ function isParseError(err: unknown): boolean {
 export function createHttpDriver(options: DriverOptions, context: DriverContext, settings: HttpDriverSettings): CameraDriver {
   const source = parseSource(options.source);
   const fps = options.fps;
+  // One for the driver's life, not per connection: a source that drops and reconnects in a loop
+  // stays within the same line budget.
+  const drops = new DropLog(context, `from source ${source.display}`);
   // Some cameras answer with bare-LF header lines, which node's strict HTTP parser refuses.
   // After the first such answer this driver uses the lenient parser (insecureHTTPParser) for
   // this source. Its risk, request smuggling, needs a connection reused for another message;
@@ -203,7 +214,15 @@ export function createHttpDriver(options: DriverOptions, context: DriverContext,
   return {
     async *frames(signal) {
       for (;;) {
-        const connection = new SourceConnection(source, settings, context, fps === undefined ? null : new RateCap(fps), lenient, signal);
+        const connection = new SourceConnection(
+          source,
+          settings,
+          context,
+          drops,
+          fps === undefined ? null : new RateCap(fps),
+          lenient,
+          signal,
+        );
         try {
           try {
             if (!(await connection.open())) return; // aborted
@@ -263,6 +282,7 @@ class SourceConnection {
     private readonly source: HttpSource,
     private readonly settings: HttpDriverSettings,
     private readonly context: DriverContext,
+    private readonly dropLog: DropLog,
     private readonly cap: RateCap | null,
     private readonly lenient: boolean,
     private readonly signal: AbortSignal,
@@ -357,6 +377,7 @@ class SourceConnection {
     this.signal.removeEventListener('abort', this.onAbort);
     this.destroy();
     if (this.streaming) {
+      this.dropLog.end();
       this.context.log(
         'debug',
         `source ${this.source.display}: ${this.relayed} frames relayed, ${this.replaced} replaced by a newer one, ${this.capped} over --fps, ${this.drops} dropped`,
@@ -411,13 +432,12 @@ class SourceConnection {
     this.context.log('info', `connected to source ${display} (${oneLine(type)})`);
     const parser = new MultipartParser({
       boundary,
-      // Nothing larger fits in any ring; the ring itself drops what exceeds --max-frame-bytes.
-      maxFrameBytes: MAX_SLOT_BYTES,
+      // The ring's slot: nothing larger can reach a viewer, so nothing larger is collected.
+      maxFrameBytes: this.context.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
       onFrame: (jpeg) => this.onFrame(jpeg),
-      onDrop: (_reason, detail) => {
-        this.context.countDrop('corrupt');
-        if (this.drops++ === 0) this.context.log('warn', `dropped a frame from source ${display}: ${detail}`);
-        else this.context.log('debug', `dropped a frame from source ${display}: ${detail}`);
+      onDrop: (reason, detail) => {
+        this.drops++;
+        this.dropLog.drop(reason, detail);
       },
     });
     res.on('data', (chunk: Buffer) => {
@@ -437,6 +457,7 @@ class SourceConnection {
   }
 
   private onFrame(jpeg: Buffer): void {
+    this.dropLog.frame();
     if (this.cap !== null && !this.cap.admit(performance.now())) {
       this.capped++;
       return;

@@ -23,6 +23,7 @@ import { existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { ConfigError, UnavailableError } from '../core/errors.js';
 import { isCompleteJpeg } from '../core/jpeg.js';
+import { maskCredentials } from '../core/log.js';
 import { ticks } from './pacing.js';
 import type { CameraDriver, DriverContext, DriverModule, DriverOptions } from './types.js';
 
@@ -49,7 +50,7 @@ export function parseSource(options: DriverOptions): Source {
 }
 
 function describeSource(s: Source): string {
-  if (s.kind === 'url') return s.url.replace(/\/\/[^/@]*@/, '//***@'); // never log credentials
+  if (s.kind === 'url') return maskCredentials(s.url); // never log credentials (a password may hold '/')
   return s.kind === 'device' ? ('index' in s ? `camera ${s.index}` : s.path) : s.path;
 }
 

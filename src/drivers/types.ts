@@ -49,7 +49,14 @@ export const DRIVER_OPTION_NAMES: readonly DriverOptionName[] = [
 /** What the capture worker offers a driver. */
 export interface DriverContext {
   /** Counts frames the driver dropped before they reached the ring (shown in status and metrics). */
-  countDrop(reason: 'encoder-busy' | 'corrupt', frames?: number): void;
+  countDrop(reason: 'encoder-busy' | 'corrupt' | 'oversize', frames?: number): void;
+  /**
+   * The largest frame the camera's ring holds (--max-frame-bytes), bytes. A driver that assembles
+   * frames from a stream assembles none larger: it drops (counts as 'oversize') and skips what
+   * exceeds it, so its memory stays bounded by about one frame whatever the source sends.
+   * Undefined when no ring is behind the driver (a test harness): use the driver's own default.
+   */
+  readonly maxFrameBytes?: number | undefined;
   /** Logs a line attributed to the camera. */
   log(level: 'debug' | 'info' | 'warn' | 'error', message: string): void;
   /** The process's NATS credentials and TLS files (--nats-creds, --nats-ca, ...), for drivers that connect to NATS. */

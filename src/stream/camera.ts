@@ -63,6 +63,7 @@ export class Camera implements CameraView {
       noSignalAfterMs: options.noSignalAfterMs,
       backoffInitialMs: options.backoffInitialMs,
       nats: options.nats ?? NO_NATS_ACCESS,
+      logLevel: options.log.level,
     };
     this.worker = new Worker(WORKER_URL, { workerData, name: `capture:${options.name}` });
     this.worker.on('message', (m: CaptureWorkerMessage) => this.onMessage(m));

@@ -387,6 +387,42 @@ describe('the driver on its own', () => {
     await gen.next();
   });
 
+  test('parts larger than the ring slot are counted as oversize and logged once per burst, the frames around them relayed', {
+    timeout: 10_000,
+  }, async (t) => {
+    // Issue 17: the driver took parts up to the largest possible slot whatever the ring's was,
+    // counted every drop as corrupt and logged each one (a debug line per part after the first).
+    const small = fakeJpeg(2000, 1);
+    const big = fakeJpeg(10_000, 2);
+    const part = (f: Buffer): Buffer => Buffer.concat([Buffer.from(`--b\r\nContent-Length: ${f.length}\r\n\r\n`), f, Buffer.from('\r\n')]);
+    const source = await TestSource.start(t, (_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'multipart/x-mixed-replace; boundary=b' });
+      res.write(Buffer.concat([part(small), part(big), part(big), part(big)]));
+      // The next good frame once the driver has taken the first: it ends the burst.
+      setTimeout(() => res.write(part(small)), 200);
+    });
+    const { context, drops, logs } = recordingContext();
+    const gen = createHttpDriver(options(source.url('/big')), { ...context, maxFrameBytes: 4096 }, SETTINGS).frames(
+      new AbortController().signal,
+    );
+    assert.ok(((await gen.next()).value as Buffer).equals(small));
+    assert.ok(((await gen.next()).value as Buffer).equals(small));
+    await gen.return?.(undefined);
+    assert.deepEqual(drops, [
+      { reason: 'oversize', frames: 1 },
+      { reason: 'oversize', frames: 1 },
+      { reason: 'oversize', frames: 1 },
+    ]);
+    const url = source.url('/big');
+    assert.deepEqual(
+      logs.filter((l) => /dropped/.test(l) && !l.startsWith('debug')),
+      [
+        `warn dropped a frame from source ${url}: part 2 declares Content-Length 10000, more than the 4096-byte limit`,
+        `warn dropped 3 frames in a row from source ${url}`,
+      ],
+    );
+  });
+
   test('a connection lost mid-frame is an error after the frames before it; garbage parts are counted', { timeout: 10_000 }, async (t) => {
     const source = await TestSource.start(t, (_req, res) => {
       res.writeHead(200, { 'Content-Type': 'multipart/x-mixed-replace; boundary="b"' });

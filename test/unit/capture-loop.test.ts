@@ -13,7 +13,7 @@ import { CaptureControl, type CaptureStateName } from '../../src/core/capture-co
 import { FrameRing } from '../../src/core/ring.js';
 import { RingStats } from '../../src/core/ring-stats.js';
 import { isCompleteJpeg, jpegDimensions } from '../../src/core/jpeg.js';
-import type { CameraDriver } from '../../src/drivers/types.js';
+import type { CameraDriver, DriverContext } from '../../src/drivers/types.js';
 import { EMULATED_ASSETS } from '../helpers/paths.js';
 import { Waiters } from '../helpers/wait.js';
 
@@ -33,6 +33,12 @@ type Session =
 function aborted(signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
+
+/** A driver session that yields nothing until aborted. */
+// biome-ignore lint/correctness/useYield: a session that delivers nothing is the point
+async function* stalled(signal: AbortSignal): AsyncGenerator<Uint8Array> {
+  await aborted(signal);
 }
 
 function setUp(t: TestContext, script: (session: number) => Session, options: Partial<CaptureLoopOptions> = {}) {
@@ -203,6 +209,43 @@ describe('CaptureLoop', { timeout: 10_000 }, () => {
       'warn dropping frames that are not complete JPEGs (this one: 100 bytes)',
       'warn dropped 3 broken frame(s) in a row',
     ]);
+  });
+
+  test('a driver alternating broken and good frames gets one burst logged per interval, not two lines per frame', async (t) => {
+    // Issue 17: each broken frame between good ones was a burst of its own, announced and summed
+    // up: two lines, two messages to the main thread, per broken frame.
+    const frames: Uint8Array[] = [];
+    for (let i = 0; i < 200; i++) frames.push(Buffer.from('not a jpeg'), JPEG);
+    const { control, stats, logs, until } = setUp(t, () => ({ frames }));
+    control.addDemand(1);
+    await until(() => stats.published() === 200, 'the 200 whole frames published');
+    assert.equal(stats.dropped('corrupt'), 200);
+    assert.deepEqual(
+      logs.filter((l) => l.startsWith('warn ')),
+      ['warn dropping frames that are not complete JPEGs (this one: 10 bytes)', 'warn dropped 1 broken frame(s) in a row'],
+    );
+  });
+
+  test("the driver learns the ring's slot size (the largest frame worth assembling) and can count oversize drops", async (t) => {
+    // Issue 17: the http driver collected parts up to the largest possible slot (256 MiB) since
+    // nothing told it the ring's; a hostile source made the relay hold 200 MB per camera.
+    let created!: (context: DriverContext) => void;
+    const driverContext = new Promise<DriverContext>((resolve) => (created = resolve));
+    const { ring, control, stats } = setUp(t, () => ({ frames: [] }), {
+      createDriver: (context) => {
+        created(context);
+        return { frames: (signal) => stalled(signal) };
+      },
+    });
+    control.addDemand(1);
+    const context = await Promise.race([
+      driverContext,
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the driver was not created')), WAIT_MS).unref()),
+    ]);
+    assert.equal(context.maxFrameBytes, ring.slotBytes);
+    assert.equal(context.maxFrameBytes, 256 * 1024);
+    context.countDrop('oversize', 2);
+    assert.equal(stats.dropped('oversize'), 2);
   });
 
   test('NO SIGNAL: a stalled driver gets a generated frame at the camera size after noSignalAfterMs; a good frame clears it', async (t) => {

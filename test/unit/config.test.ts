@@ -83,3 +83,56 @@ describe('parseConfig', () => {
     assert.equal(parseConfig(['--version'], {}).kind, 'version');
   });
 });
+
+describe('--camera specs that carry credentials (issue 17, item 8)', () => {
+  /** The ConfigError message parseConfig throws for `--camera spec`. */
+  function specError(spec: string): string {
+    try {
+      parseConfig(['--camera', spec], {});
+    } catch (err) {
+      assert.ok(err instanceof ConfigError, String(err));
+      assert.doesNotMatch(err.message, /\n/);
+      return err.message;
+    }
+    assert.fail(`--camera ${spec} was accepted`);
+  }
+
+  it('an error quotes the spec with the password masked', () => {
+    // The spec, password included, was quoted as given.
+    const message = specError('door=http,source=http://cam:secretpw@host/x,junk');
+    assert.doesNotMatch(message, /secretpw/);
+    assert.match(message, /^invalid --camera "door=http,source=http:\/\/\*\*\*@host\/x,junk": expected NAME=DRIVER\[,option=value\.\.\.\]/);
+    assert.match(message, /%2C/);
+  });
+
+  it('a comma in a password: no piece of the password is quoted, and the error says to write %2C', () => {
+    // The comma split the spec inside the password, and the error quoted the piece after it.
+    for (const spec of ['door=http,source=http://cam:secret,pw9876@host/x', 'door=http,source=http://cam:secret,fps=pw9876@host/x']) {
+      const message = specError(spec);
+      assert.doesNotMatch(message, /secret|pw9876/, message);
+      assert.match(
+        message,
+        /^invalid --camera "door=http,source=http:\/\/\*\*\*@host\/x": .*a comma inside a value, such as a password in a URL, is written %2C/,
+      );
+    }
+  });
+
+  it('a percent-encoded comma is accepted, and reaches the driver as written (the URL decodes it)', () => {
+    const c = config(['--camera', 'door=http,source=http://cam:secret%2Cpw@host/x,fps=5']);
+    assert.equal(c.cameras[0]!.source, 'http://cam:secret%2Cpw@host/x');
+    assert.equal(c.cameras[0]!.fps, 5);
+  });
+
+  it('a URL given as the driver, or options without a camera name: masked too', () => {
+    for (const spec of ['http://cam:secretpw@host/x', 'door=http://cam:secretpw@host/x', 'http,source=http://cam:secretpw@host/x']) {
+      const message = specError(spec);
+      assert.doesNotMatch(message, /secretpw/, message);
+      assert.match(message, /\*\*\*@host\/x/);
+    }
+  });
+
+  it('without credentials a spec error still quotes the bad part', () => {
+    assert.match(specError('a=emulated,fps'), /^invalid --camera "a=emulated,fps": expected NAME=DRIVER\[,option=value\.\.\.\], got "fps"/);
+    assert.match(specError('a=emulated,colour=red'), /option "colour" for camera "a"/);
+  });
+});

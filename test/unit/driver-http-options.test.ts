@@ -57,6 +57,35 @@ describe('http driver options', () => {
     }
   });
 
+  test("issue 17: a password holding '/', '?' or '#' is refused at start, masked, not sent to the wrong host", async () => {
+    // `http://admin:1234/hunter2222@cam/x` parses as host "admin", port 1234, path
+    // "/hunter2222@cam/x": taken as written, the relay requested that path from that host and
+    // named the source, password and all, in every retry's log line.
+    for (const source of [
+      'http://admin:1234/hunter2222@cam.local/x',
+      'http://admin:1234?hunter2222@cam.local/x',
+      'http://admin:1234#hunter2222@cam.local/x',
+      'https://admin:1234/hunter2222@cam.local:8443/x?size=vga',
+    ]) {
+      await assert.rejects(checkDriver('http', options(source)), (err: Error) => {
+        assert.ok(err instanceof ConfigError, String(err));
+        assert.doesNotMatch(err.message, /hunter|admin|1234/, err.message);
+        assert.match(
+          err.message,
+          /^invalid --source "https?:\/\/\*\*\*@cam\.local(:8443)?\/x(\?size=vga)?": an '@' after the host is ambiguous; .*%2F/,
+        );
+        assert.doesNotMatch(err.message, /\n/);
+        return true;
+      });
+    }
+    // An '@' that belongs in the path is written %40; escaped, the password may hold anything.
+    await assert.rejects(checkDriver('http', options('http://cam.local/a@b')), /%40/);
+    await checkDriver('http', options('http://cam.local/a%40b'));
+    const escaped = parseSource('http://admin:1234%2Fhunter%2C2222@cam.local/x');
+    assert.equal(escaped.authorization, `Basic ${Buffer.from('admin:1234/hunter,2222').toString('base64')}`);
+    assert.equal(escaped.display, 'http://***@cam.local/x');
+  });
+
   test('the source URL: Basic credentials decoded, and a display form with every secret masked', () => {
     const s = parseSource('http://admin:p%40ss%3Aword@cam.local:8080/videostream.cgi?user=admin&pwd=hunter22&rate=0#frag');
     assert.equal(s.authorization, `Basic ${Buffer.from('admin:p@ss:word').toString('base64')}`);

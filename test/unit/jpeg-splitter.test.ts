@@ -51,6 +51,27 @@ describe('JpegStreamSplitter', () => {
     });
   }
 
+  it('a JPEG that never ends holds at most maxFrameBytes, is dropped as oversize, and the rest of it is skipped', () => {
+    // A camera tool's stdout (or a relay part) that starts a frame and never finishes it must
+    // cost one frame's worth of memory, not everything it sends.
+    const limit = 100 * 1024;
+    const frames: Buffer[] = [];
+    const splitter = new JpegStreamSplitter((f) => frames.push(Buffer.from(f)), limit);
+    splitter.push(Buffer.from([0xff, 0xd8, 0xff, 0xda, 0x00, 0x02])); // SOI, SOS: scan data follows
+    const scan = Buffer.alloc(16 * 1024, 0x55);
+    let most = 0;
+    for (let i = 0; i < 640; i++) {
+      splitter.push(scan); // 10 MB in all
+      most = Math.max(most, splitter.bufferedBytes);
+    }
+    assert.ok(most <= limit, `held ${most} bytes`);
+    assert.equal(splitter.stats.oversize, 1);
+    assert.equal(splitter.bufferedBytes, 0, 'nothing held once dropped');
+    splitter.push(images[0]!);
+    assert.equal(frames.length, 1);
+    assert.ok(frames[0]!.equals(images[0]!), 'the next frame is found');
+  });
+
   it('a frame cut short by the next SOI is dropped and counted; the next one survives', () => {
     const cut = images[0]!.subarray(0, 5000);
     const { frames, splitter } = split(Buffer.concat([cut, images[1]!, images[2]!]), 333, 5);

@@ -330,20 +330,28 @@ describe('MultipartParser', () => {
     assertParses('not-the-boundary', framering([J1, J2, J3]), [J1, J2, J3]);
   });
 
-  test('a Content-Length beyond maxFrameBytes is not trusted: the frame is found by structure, or dropped as oversize', () => {
+  test('a Content-Length beyond maxFrameBytes is refused on the headers, the part skipped to the next delimiter', () => {
+    // Before issue 17 such a part was searched by JPEG structure, so a lying Content-Length still
+    // delivered its frame; now the declared size alone refuses it (counted as oversize), which
+    // is what lets the relay skip a 200 MB part without looking into it. The next part is fine.
     const lying = Buffer.concat([part('frame', J1, { contentLength: 999_999_999 }), part('frame', J2), latin1('--frame\r\n')]);
     for (const size of [1, 7, 4096]) {
       const r = parseInPieces('frame', lying, size, 1024 * 1024);
       assert.deepEqual(
         r.frames.map((f) => f.length),
-        [J1.length, J2.length],
+        [J2.length],
         `pieces of ${size}`,
       );
+      assert.deepEqual(
+        r.drops.map((d) => d.reason),
+        ['oversize'],
+      );
+      assert.match(r.drops[0]!.detail, /^part 1 declares Content-Length 999999999, more than the 1048576-byte limit$/);
     }
     const big = Buffer.concat([part('frame', J1, { contentLength: false }), part('frame', J2), latin1('--frame\r\n')]);
     const r = parseInPieces('frame', big, 4096, 8 * 1024);
-    // J1 (11 KB, found by structure) and J2 (12 KB, its Content-Length over the limit, so found
-    // by structure too) are both larger than 8 KB; neither part is counted a second time as corrupt.
+    // J1 (11 KB, found by structure) and J2 (12 KB, its Content-Length over the limit) are both
+    // larger than 8 KB; neither part is counted a second time as corrupt.
     assert.equal(r.frames.length, 0);
     assert.equal(r.parser.stats.oversize, 2);
     assert.equal(r.parser.stats.corrupt, 0);
@@ -351,6 +359,54 @@ describe('MultipartParser', () => {
       r.drops.map((d) => d.reason),
       ['oversize', 'oversize'],
     );
+  });
+
+  test('issue 17: a 200 MB Content-Length is refused at its headers and none of its bytes is kept', () => {
+    // An upstream declared Content-Length: 200000000 and the relay collected it all (its limit
+    // was the largest possible ring slot, 256 MiB): RSS 85 -> 319 MB per relay camera.
+    const limit = 1024 * 1024;
+    const r = newParser('frame', limit);
+    r.parser.push(latin1('--frame\r\nContent-Type: image/jpeg\r\nContent-Length: 200000000\r\n\r\n'));
+    assert.deepEqual(
+      r.drops.map((d) => d.reason),
+      ['oversize'],
+      'dropped on its headers, before any of its body',
+    );
+    // 32 MB of what looks like one JPEG's scan data (SOI, SOS, then bytes without FF), in
+    // socket-sized chunks: nothing of it is held.
+    const chunk = Buffer.alloc(64 * 1024, 0x55);
+    r.parser.push(Buffer.from([0xff, 0xd8, 0xff, 0xda, 0x00, 0x02]));
+    let most = 0;
+    for (let i = 0; i < 512; i++) {
+      r.parser.push(chunk);
+      most = Math.max(most, r.parser.bufferedBytes);
+    }
+    assert.ok(most < '--frame'.length, `held ${most} bytes of the refused part`);
+    r.parser.push(Buffer.concat([latin1('\r\n'), part('frame', J1), latin1('--frame\r\n')]));
+    assert.equal(r.frames.length, 1, 'the next part is delivered');
+    assert.ok(r.frames[0]!.equals(J1));
+    assert.equal(r.parser.stats.oversize, 1);
+    assert.equal(r.parser.stats.corrupt, 0);
+  });
+
+  test('a part without Content-Length whose JPEG never ends holds at most maxFrameBytes, then is dropped as oversize', () => {
+    // The other way an upstream made the relay grow (343 MB): a JPEG with no end and no length.
+    const limit = 256 * 1024;
+    const r = newParser('frame', limit);
+    r.parser.push(latin1('--frame\r\nContent-Type: image/jpeg\r\n\r\n'));
+    r.parser.push(Buffer.from([0xff, 0xd8, 0xff, 0xda, 0x00, 0x02]));
+    const chunk = Buffer.alloc(64 * 1024, 0x55);
+    let most = 0;
+    for (let i = 0; i < 256; i++) {
+      r.parser.push(chunk);
+      most = Math.max(most, r.parser.bufferedBytes);
+    }
+    assert.ok(most <= limit, `held ${most} bytes, more than the ${limit}-byte limit`);
+    assert.equal(r.parser.stats.oversize, 1);
+    r.parser.push(Buffer.concat([latin1('\r\n'), part('frame', J1), latin1('--frame\r\n')]));
+    assert.equal(r.frames.length, 1);
+    assert.ok(r.frames[0]!.equals(J1));
+    assert.equal(r.parser.stats.corrupt, 0, 'the part cut short is not counted twice');
   });
 
   test('oversized part headers are dropped and the parser resynchronises', () => {

@@ -22,6 +22,7 @@ import { delimiter, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { BroadcastChannel, isMainThread } from 'node:worker_threads';
+import { DropLog } from './drop-log.js';
 import { JpegStreamSplitter } from './jpeg-splitter.js';
 import type { DriverContext } from '../types.js';
 
@@ -31,7 +32,10 @@ export const KILL_GRACE_MS = 1000;
 const STDIO_CLOSE_MS = 250;
 /** Frames held for a consumer that is behind; older ones are dropped (the newest frame matters). */
 export const DEFAULT_QUEUE_FRAMES = 2;
-/** Largest frame assembled from a tool's output, bytes (the ring drops what it cannot hold). */
+/**
+ * Largest frame assembled from a tool's output when the context does not say (no ring behind the
+ * driver), bytes. With a ring, its slot size is the limit: nothing larger could be published.
+ */
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 /** Longest stderr line kept for error messages, characters. */
 const MAX_LINE_CHARS = 500;
@@ -247,7 +251,10 @@ export class SupervisedChild {
 export interface MjpegFramesOptions {
   /** Ends the generator (it returns) when aborted. */
   signal: AbortSignal;
-  /** Corrupt frames are counted with context.countDrop('corrupt'); oversize ones are logged. */
+  /**
+   * Frames with a broken structure are counted with context.countDrop('corrupt'), those larger
+   * than the limit with 'oversize'; both are logged once per burst (drop-log.ts).
+   */
   context: DriverContext;
   /**
    * Settles when the source is finished for good (the tool exited); its value is the error the
@@ -256,7 +263,10 @@ export interface MjpegFramesOptions {
   finished: Promise<Error>;
   /** Frames held for a consumer that is behind (default DEFAULT_QUEUE_FRAMES). */
   queueFrames?: number;
-  /** Largest frame assembled, bytes (default DEFAULT_MAX_FRAME_BYTES); larger ones are dropped. */
+  /**
+   * Largest frame assembled, bytes (default: context.maxFrameBytes, the ring's slot, else
+   * DEFAULT_MAX_FRAME_BYTES); larger ones are dropped when they reach it, never held whole.
+   */
   maxFrameBytes?: number;
 }
 
@@ -279,8 +289,10 @@ export async function* mjpegFrames(bytes: Readable, options: MjpegFramesOptions)
     w?.();
   };
   let behind = 0; // frames dropped because the consumer was behind
-  const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  const maxFrameBytes = options.maxFrameBytes ?? context.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  const drops = new DropLog(context, "from the camera's output");
   const splitter = new JpegStreamSplitter((jpeg) => {
+    drops.frame();
     if (queue.length >= capacity) {
       queue.shift();
       behind++;
@@ -292,13 +304,16 @@ export async function* mjpegFrames(bytes: Readable, options: MjpegFramesOptions)
   let oversize = 0;
   const onData = (chunk: Buffer): void => {
     splitter.push(chunk);
+    // The splitter counts its drops rather than calling back: report what this chunk added (a
+    // good frame in the same chunk may have ended the burst first; the order within one chunk
+    // matters little for a log line).
     const { stats } = splitter;
     if (stats.corrupt > corrupt) {
-      context.countDrop('corrupt', stats.corrupt - corrupt);
+      drops.drop('corrupt', 'a JPEG whose marker structure is broken', stats.corrupt - corrupt);
       corrupt = stats.corrupt;
     }
     if (stats.oversize > oversize) {
-      context.log('warn', `dropped ${stats.oversize - oversize} frame(s) larger than ${maxFrameBytes} bytes`);
+      drops.drop('oversize', `a JPEG larger than ${maxFrameBytes} bytes (--max-frame-bytes)`, stats.oversize - oversize);
       oversize = stats.oversize;
     }
   };
@@ -330,6 +345,7 @@ export async function* mjpegFrames(bytes: Readable, options: MjpegFramesOptions)
     bytes.off('error', onError);
     bytes.on('error', () => {}); // late errors after we stopped listening must not crash the worker
     signal.removeEventListener('abort', notify);
+    drops.end();
     if (behind > 0) context.log('debug', `dropped ${behind} frame(s) the capture loop was too slow to take`);
   }
 }

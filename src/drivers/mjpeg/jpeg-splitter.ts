@@ -60,6 +60,11 @@ export class JpegStreamSplitter {
     private readonly maxFrameBytes = 16 * 1024 * 1024,
   ) {}
 
+  /** Bytes of the partial frame held (views of earlier chunks), at most maxFrameBytes. */
+  get bufferedBytes(): number {
+    return this.partsBytes;
+  }
+
   /** Feeds the next chunk of the stream. Calls onFrame for every frame it completes. */
   push(chunk: Buffer): void {
     let frameStart = this.state === State.SeekSoi || this.state === State.SeekSoiFf ? -1 : 0;

@@ -13,7 +13,8 @@
  * - a preamble before the first boundary, parts that are not JPEGs, JPEGs cut short;
  * - parts with `Content-Length` (the fast path: the body is taken by count and delivered as soon
  *   as it is complete, without waiting for the next delimiter; a Content-Length that also counts
- *   the line break after the JPEG is forgiven) and parts without one, whose frames are found by
+ *   the line break after the JPEG is forgiven; one larger than `maxFrameBytes` is refused at once,
+ *   see below) and parts without one, whose frames are found by
  *   JPEG structure (JpegStreamSplitter), so a frame is delivered at its EOI marker rather than
  *   one frame late when the next delimiter arrives, and an EXIF thumbnail's own FF D9 does not
  *   cut it short; the delimiter still ends the part;
@@ -25,7 +26,13 @@
  * is collected as views of the incoming chunks and joined once when complete, and only a
  * possible delimiter prefix at the end of a chunk (< boundary length + 2 bytes) and the current
  * header line are ever copied. Memory is bounded: one frame of at most `maxFrameBytes` plus one
- * header block of at most `maxHeaderBytes`; garbage between parts is skipped, not kept.
+ * header block of at most `maxHeaderBytes`; garbage between parts is skipped, not kept. The
+ * relay passes the ring's slot size (--max-frame-bytes) as `maxFrameBytes`, since nothing larger
+ * can reach viewers: a part whose Content-Length exceeds it is dropped as 'oversize' on its
+ * headers and its bytes are skipped up to the next delimiter, never collected (one upstream
+ * declaring 200 MB parts took 200 MB and more per relay camera when the limit was the largest
+ * possible slot); a part without Content-Length whose JPEG grows past it is dropped by the
+ * splitter at that size, and the rest of it skipped.
  *
  * A frame that is not a complete JPEG (FF D8 FF ... FF D9) is never delivered: it is reported
  * to `onDrop` and counted in `stats`.
@@ -161,11 +168,11 @@ export class MultipartParser {
     this.splitter = new JpegStreamSplitter((jpeg) => this.onStructureFrame(jpeg), this.maxFrameBytes);
   }
 
-  /** Bytes held for a part not complete yet (a partial frame inside the JPEG splitter excluded). */
+  /** Bytes held for a part not complete yet, a partial frame inside the JPEG splitter included. */
   get bufferedBytes(): number {
     let line = 0;
     for (const p of this.lineParts) line += p.length;
-    return this.carry.length + line + (this.bodyLength - this.bodyRemaining);
+    return this.carry.length + line + (this.bodyLength - this.bodyRemaining) + this.splitter.bufferedBytes;
   }
 
   /** Feeds the next chunk of the body. Calls onFrame / onDrop for what it completes. */
@@ -299,16 +306,29 @@ export class MultipartParser {
   /** The header block ended: take the body by count, or find its end by structure and delimiter. */
   private startBody(): void {
     const raw = this.headers['content-length'];
-    const length = raw !== undefined && /^[0-9]{1,15}$/.test(raw) ? Number(raw) : NaN;
-    if (length > 0 && length <= this.maxFrameBytes) {
+    // Any number of digits: a 20-digit length is oversize (Number gives a huge value or
+    // Infinity), not unreadable.
+    const length = raw !== undefined && /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
+    if (length > this.maxFrameBytes) {
+      // Refused on its headers, nothing of it kept: collecting it to find out would cost what
+      // the limit is there to bound. Skipping to the next delimiter rather than counting the
+      // bytes off also recovers at once from a Content-Length that lies.
+      const shown = raw!.length > 15 ? `${raw!.slice(0, 15)}... (${raw!.length} digits)` : raw;
+      this.dropPart(
+        'oversize',
+        `part ${this.stats.parts} declares Content-Length ${shown}, more than the ${this.maxFrameBytes}-byte limit`,
+      );
+      return;
+    }
+    if (length > 0) {
       this.state = State.Body;
       this.bodyParts = [];
       this.bodyLength = length;
       this.bodyRemaining = length;
       return;
     }
-    // No Content-Length, an unreadable one, or one too large to trust: the JPEG structure finds
-    // the frame (the splitter drops it if it grows past maxFrameBytes), the delimiter ends the part.
+    // No Content-Length, or an unreadable one: the JPEG structure finds the frame (the splitter
+    // drops it, and skips the rest, if it grows past maxFrameBytes), the delimiter ends the part.
     this.state = State.Seek;
     this.seekMode = SeekMode.Structure;
     this.splitter.reset();
