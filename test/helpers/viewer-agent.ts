@@ -184,7 +184,9 @@ function runAgent(): void {
         headTimeoutMs: 10_000,
         onFrame: (f) => {
           report.frames.push({
-            at: f.receivedAtEpochMs,
+            // The clock framering stamps X-Timestamp with, to the microsecond (Date.now() is
+            // whole ms, which biases a few-ms latency by half a ms); the same epoch.
+            at: performance.timeOrigin + f.receivedAt,
             ts: f.timestamp === undefined ? null : f.timestamp * 1000,
             kind: classify(f.body, f.contentLength),
           });
