@@ -1,5 +1,5 @@
 /**
- * DNS rebinding (issue 17, item 4), against the real server on both front ends.
+ * DNS rebinding, against the real server on both front ends.
  *
  * The bug: any Host header was served. A page on evil.example, opened by anyone on the camera's
  * network, rebinds its own name to the camera's address and then reads /snapshot, /video_feed

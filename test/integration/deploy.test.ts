@@ -110,7 +110,7 @@ describe('deploy/framering.service', () => {
   });
 
   it('restarts whenever it ends unasked, exit 0 included, but not for an invalid configuration, and outlasts the 2 s shutdown', () => {
-    // Not on-failure: that leaves the service down after an unexpected exit with status 0 (issue 17).
+    // Not on-failure: that leaves the service down after an unexpected exit with status 0.
     assert.equal(only(settings, 'Restart'), 'always');
     assert.ok(Number(only(settings, 'RestartSec')) > 0);
     // framering exits 2 for an invalid option: restarting cannot fix the file.

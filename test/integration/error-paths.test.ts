@@ -1,5 +1,5 @@
 /**
- * Camera errors leave the server without file paths (issue 17, item 11), on both front ends.
+ * Camera errors leave the server without file paths, on both front ends.
  *
  * The bug: a camera's last error went out as the driver wrote it, and the files driver writes the
  * frame's path (`invalid frame /home/pi/private frames/frame000.jpg: not a complete JPEG ...`):

@@ -1,5 +1,5 @@
 /**
- * The node:http front end (`--http node`) against an attacker on the LAN (issue 17), each test
+ * The node:http front end (`--http node`) against an attacker on the LAN, each test
  * a reproduction of what the attack did before its fix:
  *
  * - Connections that time out were answered (408) and half-closed but never destroyed: node

@@ -3,7 +3,7 @@
  * in front forwards what it takes for one request's body; if framering reads those bytes as a
  * request of its own, the attacker runs a request the proxy never saw (and never checked).
  *
- * Regression (issue 17): the uWebSockets.js front end took the first of `Content-Length: 0` and
+ * Regression: the uWebSockets.js front end took the first of `Content-Length: 0` and
  * `Content-Length: 33` and answered the 33 bytes as a second request (`/status`), and accepted
  * `Transfer-Encoding: chunked, identity` and two Transfer-Encoding headers. Every route is GET or
  * HEAD (OPTIONS for CORS preflights), so uWS now refuses any request that announces a body:

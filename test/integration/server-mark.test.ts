@@ -1,7 +1,7 @@
 /**
  * What the response headers say about the server: nothing that names its software or version.
  *
- * Regression (issue 17): uWebSockets.js added `uWebSockets: 20` to every response (its "mark"),
+ * Regression: uWebSockets.js added `uWebSockets: 20` to every response (its "mark"),
  * telling anyone who asks which server and major version answers. The uWS front end now turns
  * it off (src/server/uws/front-end.ts); node:http never sends a Server header.
  */

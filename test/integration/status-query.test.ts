@@ -1,5 +1,5 @@
 /**
- * Which viewers /status lists (issue 17, item 11), on both front ends: the totals always, the
+ * Which viewers /status lists, on both front ends: the totals always, the
  * first viewers by default, none for the page's poll (?clients=none), pages with ?offset=&limit=,
  * every one with ?clients=all; a bad value is a one-line 400. The size with 3,000 viewers is
  * checked without sockets in test/unit/status-size.test.ts.

@@ -2,7 +2,7 @@
  * TLS suites on the uWebSockets.js front end (--tls-cert/--tls-key), probed with openssl
  * s_client offering one suite at a time.
  *
- * Regression (issue 17): uWS offered BoringSSL's default TLS 1.2 list, which includes static-RSA
+ * Regression: uWS offered BoringSSL's default TLS 1.2 list, which includes static-RSA
  * key exchange (AES128-GCM-SHA256: whoever gets the key later decrypts every recorded session)
  * and CBC with SHA-1 (AES128-SHA), and took whichever the client preferred. It now offers only
  * the ECDHE AEAD suites of src/server/tls-policy.ts. The server's order cannot be made to win on

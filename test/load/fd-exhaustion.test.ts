@@ -8,7 +8,7 @@
  * waited in the backlog (uSockets retries a failing accept() at once, forever) and left them
  * there unanswered; it now stops listening before the limit (src/server/uws/fd-headroom.ts).
  *
- * Regression (issue 17): with no viewer, idle connections that exhausted the descriptors made
+ * Regression: with no viewer, idle connections that exhausted the descriptors made
  * the uWS front end exit with status 0. The guard closed the listener, uWS's idle timeout then
  * dropped the connections, and with no socket left node's event loop was empty: the process
  * ended silently and a systemd unit with Restart=on-failure left it down. It must stay up and

@@ -84,7 +84,7 @@ describe('parseConfig', () => {
   });
 });
 
-describe('--camera specs that carry credentials (issue 17, item 8)', () => {
+describe('--camera specs that carry credentials', () => {
   /** The ConfigError message parseConfig throws for `--camera spec`. */
   function specError(spec: string): string {
     try {

@@ -57,7 +57,7 @@ describe('http driver options', () => {
     }
   });
 
-  test("issue 17: a password holding '/', '?' or '#' is refused at start, masked, not sent to the wrong host", async () => {
+  test("a password holding '/', '?' or '#' is refused at start, masked, not sent to the wrong host", async () => {
     // `http://admin:1234/hunter2222@cam/x` parses as host "admin", port 1234, path
     // "/hunter2222@cam/x": taken as written, the relay requested that path from that host and
     // named the source, password and all, in every retry's log line.

@@ -1,6 +1,6 @@
 /**
- * The logger (src/core/log.ts): levels, control characters escaped in every line (issue 17, item
- * 8: an upstream's header carrying `ESC[2J` and a forged line reached the log verbatim), and
+ * The logger (src/core/log.ts): levels, control characters escaped in every line (an
+ * upstream's header carrying `ESC[2J` and a forged line reached the log verbatim), and
  * credentials masked in values quoted by errors.
  */
 

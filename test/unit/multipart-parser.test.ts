@@ -331,7 +331,7 @@ describe('MultipartParser', () => {
   });
 
   test('a Content-Length beyond maxFrameBytes is refused on the headers, the part skipped to the next delimiter', () => {
-    // Before issue 17 such a part was searched by JPEG structure, so a lying Content-Length still
+    // Before, such a part was searched by JPEG structure, so a lying Content-Length still
     // delivered its frame; now the declared size alone refuses it (counted as oversize), which
     // is what lets the relay skip a 200 MB part without looking into it. The next part is fine.
     const lying = Buffer.concat([part('frame', J1, { contentLength: 999_999_999 }), part('frame', J2), latin1('--frame\r\n')]);
@@ -361,7 +361,7 @@ describe('MultipartParser', () => {
     );
   });
 
-  test('issue 17: a 200 MB Content-Length is refused at its headers and none of its bytes is kept', () => {
+  test('a 200 MB Content-Length is refused at its headers and none of its bytes is kept', () => {
     // An upstream declared Content-Length: 200000000 and the relay collected it all (its limit
     // was the largest possible ring slot, 256 MiB): RSS 85 -> 319 MB per relay camera.
     const limit = 1024 * 1024;

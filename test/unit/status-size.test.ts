@@ -1,5 +1,5 @@
 /**
- * /status stays small however many viewers there are (issue 17, item 11), and camera errors in
+ * /status stays small however many viewers there are, and camera errors in
  * it carry no file paths; through the Router, without sockets (3,000 viewers are built, not
  * connected; the query on both front ends: test/integration/status-query.test.ts).
  *

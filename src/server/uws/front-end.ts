@@ -202,7 +202,7 @@ export async function startUwsFrontEnd(options: FrontEndOptions): Promise<FrontE
   // unref'd (it must not hold a server that is closing): with the listener closed at the
   // descriptor limit and uWS's idle timeout then dropping the connections that exhausted it,
   // node found nothing left to wait for and exited with status 0, silently, never to listen
-  // again (issue 17). This ref'd timer holds the loop until close(); the guard listens again
+  // again. This ref'd timer holds the loop until close(); the guard listens again
   // once descriptors are free. Its period is the longest node allows; it never does anything.
   const keepAlive = setInterval(() => {}, 2 ** 31 - 1);
 
