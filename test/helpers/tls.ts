@@ -40,9 +40,13 @@ ld+JDNS3bfpZSeP8n1qdykwVSOJTXWn6tZLCdayYB3hgqJGyQ9UL7NvX
 
 /**
  * A self-signed certificate for 127.0.0.1, made now with openssl in a temporary folder removed
- * when the test ends. Returns the files and the certificate's PEM (to trust as CA).
+ * when the test ends. Returns the files and the certificate's PEM (to trust as CA). An EC key by
+ * default; an RSA one where a test needs the static-RSA suites to be possible at all.
  */
-export async function selfSignedCertificate(t: TestContext): Promise<{ certFile: string; keyFile: string; certPem: string }> {
+export async function selfSignedCertificate(
+  t: TestContext,
+  { key = 'ec' }: { key?: 'ec' | 'rsa' } = {},
+): Promise<{ certFile: string; keyFile: string; certPem: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'framering-tls-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const certFile = join(dir, 'cert.pem');
@@ -53,9 +57,7 @@ export async function selfSignedCertificate(t: TestContext): Promise<{ certFile:
       'req',
       '-x509',
       '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
+      ...(key === 'rsa' ? ['rsa:2048'] : ['ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1']),
       '-nodes',
       '-days',
       '1',

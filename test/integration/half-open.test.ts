@@ -22,7 +22,7 @@ import { startCli } from '../helpers/server.js';
 import { MjpegClient } from '../helpers/mjpeg-client.js';
 import { fetchOnce, FRONT_ENDS, json } from '../helpers/http.js';
 import { createJpegFolder, isCompleteJpeg } from '../helpers/jpeg.js';
-import { sleep } from '../helpers/wait.js';
+import { sleep, within } from '../helpers/wait.js';
 import { openFds } from '../helpers/proc.js';
 import { createTestLink } from '../helpers/netns.js';
 import { hasCommand, missing } from '../helpers/requirements.js';
@@ -88,17 +88,6 @@ async function steadyViewer(t: TestContext, port: number): Promise<{ client: Mjp
 const STALLED = 5;
 /** The front ends close a connection without a whole request head after about 10-12 s. */
 const HEAD_TIMEOUT_BOUND_MS = 30_000;
-
-/** `p`'s value, or null if it takes longer than `ms`. */
-async function within<T>(p: Promise<T>, ms: number): Promise<T | null> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), ms)));
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 interface Lingerer {
   kind: string;

@@ -22,10 +22,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import { TLS12_CIPHERS } from '../../src/server/tls-policy.js';
 import { fetchOnce, json } from '../helpers/http.js';
@@ -34,7 +31,7 @@ import { openFds } from '../helpers/proc.js';
 import { hasCommand, missing } from '../helpers/requirements.js';
 import { type RunningServer, startCli } from '../helpers/server.js';
 import { selfSignedCertificate } from '../helpers/tls.js';
-import { sleep } from '../helpers/wait.js';
+import { sleep, within } from '../helpers/wait.js';
 
 /** Plain connections that never send a byte. */
 const IDLE_PLAIN = 300;
@@ -50,17 +47,6 @@ const CLOSE_BOUND_MS = 20_000;
 const FD_SLACK = 3;
 /** How long the descriptors get to come back once the server has closed every connection. */
 const FD_RETURN_MS = 5000;
-
-/** `p`'s value, or null if it takes longer than `ms`. */
-async function within<T>(p: Promise<T>, ms: number): Promise<T | null> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), ms)));
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Polls `read` every 100 ms until `ok`, for up to `timeoutMs`: the last value and when `ok` first held (ms), or null. */
 async function pollUntil<T>(read: () => T, ok: (v: T) => boolean, timeoutMs: number): Promise<{ value: T; ms: number | null }> {
@@ -193,40 +179,6 @@ async function sClient(port: number, args: readonly string[]): Promise<{ protoco
   return null;
 }
 
-/** A self-signed RSA certificate for 127.0.0.1 in a temporary folder (selfSignedCertificate makes EC ones). */
-async function rsaCertificate(t: TestContext): Promise<{ certFile: string; keyFile: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'framering-rsa-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const certFile = join(dir, 'cert.pem');
-  const keyFile = join(dir, 'key.pem');
-  const child = spawn(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=framering test',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-    ],
-    { stdio: 'ignore' },
-  );
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  const [status] = (await once(child, 'close')) as [number | null];
-  clearTimeout(timer);
-  assert.equal(status, 0, 'openssl could not make an RSA certificate');
-  return { certFile, keyFile };
-}
-
 const noOpenssl = missing({ openssl: hasCommand('openssl', ['version']) });
 
 // The two slow tests (each waits out a 10 s timeout) run side by side: separate servers.
@@ -307,7 +259,7 @@ describe('node:http front end under a hostile network', { concurrency: true, tim
 
   test('TLS 1.2 offers only ECDHE AEAD suites, in the server order; TLS 1.3 works', { skip: noOpenssl, timeout: 40_000 }, async (t) => {
     const serverOrder = TLS12_CIPHERS.split(':');
-    const rsa = await rsaCertificate(t);
+    const rsa = await selfSignedCertificate(t, { key: 'rsa' });
     const ec = await selfSignedCertificate(t);
     for (const [kind, files] of [
       ['RSA', rsa],

@@ -12,34 +12,15 @@
  */
 
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { describe, it, type TestContext } from 'node:test';
-import { promisify } from 'node:util';
+import { spawn } from 'node:child_process';
+import { describe, it } from 'node:test';
 import { TLS12_CIPHERS } from '../../src/server/tls-policy.js';
 import { fetchOnce } from '../helpers/http.js';
 import { hasCommand, missing } from '../helpers/requirements.js';
 import { startTestServer } from '../helpers/server.js';
 import { selfSignedCertificate } from '../helpers/tls.js';
 
-const run = promisify(execFile);
 const noOpenssl = missing({ 'openssl (apt-get install openssl)': hasCommand('openssl', ['version']) });
-
-/** A self-signed RSA certificate (static-RSA suites need one), in a folder removed when the test ends. */
-async function rsaCertificate(t: TestContext): Promise<{ certFile: string; keyFile: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'framering-tls-rsa-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const certFile = join(dir, 'cert.pem');
-  const keyFile = join(dir, 'key.pem');
-  await run(
-    'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=framering test', '-keyout', keyFile, '-out', certFile],
-    { timeout: 20_000 },
-  );
-  return { certFile, keyFile };
-}
 
 /** What one s_client handshake gave: the protocol and suite, or null if it failed (and why, in a few words). */
 interface Handshake {
@@ -72,7 +53,7 @@ const OFFERED = TLS12_CIPHERS.split(':');
 
 describe('TLS suites (--http uws)', { timeout: 60_000 }, () => {
   it('RSA certificate: no static RSA, no CBC, no TLS 1.1; every ECDHE-RSA AEAD suite and TLS 1.3 work', { skip: noOpenssl }, async (t) => {
-    const cert = await rsaCertificate(t);
+    const cert = await selfSignedCertificate(t, { key: 'rsa' });
     const server = await startTestServer(t, ['--http', 'uws', '--tls-cert', cert.certFile, '--tls-key', cert.keyFile]);
     const problems: string[] = [];
 

@@ -12,6 +12,7 @@ import { Admission } from '../../src/server/admission.js';
 import { parseCredentials } from '../../src/server/auth.js';
 import { type Headers, type RequestInfo, type Route, Router, type RouterOptions } from '../../src/server/router.js';
 import type { HttpSettings } from '../../src/server/settings.js';
+import { testSettings } from '../helpers/router-settings.js';
 import type { CameraView } from '../../src/stream/camera-view.js';
 
 const silent: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
@@ -22,30 +23,8 @@ function camera(name: string): CameraView {
   return { name, state: 'idle', lastError: null, feed } as unknown as CameraView;
 }
 
-function settings(extra: Partial<HttpSettings> = {}): HttpSettings {
-  return {
-    host: '127.0.0.1',
-    port: 0,
-    tls: undefined,
-    auth: [],
-    urlKeys: [],
-    metricsToken: undefined,
-    pageLinkTtlMs: 600_000,
-    lockout: { attempts: 10, windowMs: 60_000, durationMs: 300_000 },
-    corsOrigin: undefined,
-    allowedHosts: ['localhost'],
-    frameAncestors: "'self'",
-    maxClients: 0,
-    slowClientTimeoutMs: 10_000,
-    sendQueueBytes: 0,
-    snapshotTimeoutMs: 1,
-    version: '0.0.0-test',
-    ...extra,
-  };
-}
-
 function router(extra: Partial<HttpSettings> = {}, options: Partial<RouterOptions> = {}): Router {
-  const s = settings({ snapshotTimeoutMs: 1, ...extra });
+  const s = testSettings({ snapshotTimeoutMs: 1, ...extra });
   return new Router({
     cameras: [camera('default'), camera('back yard')],
     settings: s,

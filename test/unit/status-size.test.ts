@@ -15,7 +15,7 @@ import type { Logger } from '../../src/core/log.js';
 import { Admission } from '../../src/server/admission.js';
 import { renderIndexPage } from '../../src/server/page.js';
 import { Router } from '../../src/server/router.js';
-import type { HttpSettings } from '../../src/server/settings.js';
+import { testSettings } from '../helpers/router-settings.js';
 import {
   buildStatus,
   cameraStatus,
@@ -73,24 +73,7 @@ function bigStatus(): StatusDocument {
 }
 
 function router(status: () => Promise<unknown>): Router {
-  const settings = {
-    host: '127.0.0.1',
-    port: 0,
-    tls: undefined,
-    auth: [],
-    urlKeys: [],
-    metricsToken: undefined,
-    pageLinkTtlMs: 600_000,
-    lockout: { attempts: 10, windowMs: 60_000, durationMs: 300_000 },
-    corsOrigin: undefined,
-    allowedHosts: ['localhost'],
-    frameAncestors: "'self'",
-    maxClients: 0,
-    slowClientTimeoutMs: 10_000,
-    sendQueueBytes: 0,
-    snapshotTimeoutMs: 1,
-    version: 't',
-  } satisfies HttpSettings;
+  const settings = testSettings({ version: 't' });
   return new Router({
     cameras: [camera('front'), camera('door')],
     settings,
