@@ -4,6 +4,11 @@
  * (no-signal-frame.ts) at the camera's last known size, so a frozen picture is not mistaken for a
  * live one. One timer per session, pushed back by every good frame with refresh(): no allocation
  * per frame.
+ *
+ * The frame is rendered ahead: the timer fires up to a second before the deadline, the frame is
+ * drawn and encoded then (the first time also loads sharp, 0.5-1 s on a small machine), and it is
+ * published at the deadline unless a good frame came in the meantime. So viewers see NO SIGNAL at
+ * --no-signal-after, not a render later.
  */
 
 import { describeError } from '../core/errors.js';
@@ -17,6 +22,10 @@ export class NoSignalWatch {
   /** A NO SIGNAL frame is (being) published and no good frame has come since. */
   private shown = false;
   private frames: NoSignalFrames | null = null;
+  /** A NO SIGNAL frame is being prepared, and no good frame has come since the timer fired. */
+  private pending = false;
+  /** How long before the deadline the timer fires to render the frame. */
+  private readonly leadMs: number;
 
   /** @param afterMs 0 = never (viewers keep the last frame) */
   constructor(
@@ -24,13 +33,16 @@ export class NoSignalWatch {
     private readonly stats: RingStats,
     private readonly afterMs: number,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.leadMs = Math.min(1000, Math.floor(afterMs / 2));
+  }
 
   /** A capture session starts (viewers are watching). */
   arm(): void {
     if (this.afterMs <= 0) return;
     this.shown = false;
-    this.timer = setTimeout(() => void this.show(), this.afterMs);
+    this.pending = false;
+    this.timer = setTimeout(() => void this.show(), this.afterMs - this.leadMs);
     this.timer.unref();
   }
 
@@ -39,12 +51,14 @@ export class NoSignalWatch {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     this.shown = false;
+    this.pending = false;
   }
 
   /** A good frame was published: push the deadline back, and clear NO SIGNAL if shown. */
   frameArrived(): void {
     if (this.timer === null) return;
     this.timer.refresh();
+    this.pending = false;
     if (this.shown) {
       this.shown = false;
       this.log.info('frames again: NO SIGNAL cleared');
@@ -52,8 +66,9 @@ export class NoSignalWatch {
   }
 
   private async show(): Promise<void> {
-    if (this.timer === null) return;
-    this.shown = true;
+    if (this.timer === null || this.shown) return;
+    const due = performance.now() + this.leadMs;
+    this.pending = true;
     const { width, height } = this.stats.sourceInfo();
     let jpeg: Uint8Array;
     try {
@@ -63,8 +78,12 @@ export class NoSignalWatch {
       this.log.warn(`cannot render the NO SIGNAL frame: ${describeError(err)}`);
       return;
     }
-    // A good frame may have arrived, or the session ended, while it was being encoded.
-    if (!this.shown || this.timer === null) return;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise<void>((resolve) => setTimeout(resolve, wait).unref());
+    // A good frame may have arrived, or the session ended, while it was being prepared.
+    if (!this.pending || this.timer === null) return;
+    this.pending = false;
+    this.shown = true;
     if (jpeg.byteLength > this.ring.slotBytes) return; // a huge frame size with tiny slots: keep the last frame
     this.ring.publish(jpeg, performance.timeOrigin + performance.now());
     this.log.warn(`no frame for ${(this.afterMs / 1000).toFixed(1)} s: showing NO SIGNAL`);

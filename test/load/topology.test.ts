@@ -504,10 +504,11 @@ describe('framering over several hosts: capture, a NATS cluster, an HTTP and a N
           `live again ${fmt(backAfter)} after the capture node listened again (restart took ${fmt(listeningAt - restartAt)})`,
       );
       assert.notEqual(noSignalAfter, null, `${edge.name}'s viewer never got NO SIGNAL: ${kinds(report!.frames)}`);
-      // Not before --no-signal-after; after it, the time to load sharp (on first use), draw and
-      // encode the frame: 0.6 s on this 2-core machine.
+      // Not before --no-signal-after, and at it: the frame is rendered ahead of the deadline
+      // (loading sharp on first use took 0.5-0.9 s past it before); the margin is scheduling on
+      // a loaded 2-core machine.
       assert.ok(noSignalAfter! >= NO_SIGNAL_S * 1000 - 250, `${edge.name}: NO SIGNAL already ${fmt(noSignalAfter)} after the last frame`);
-      assert.ok(noSignalAfter! <= NO_SIGNAL_S * 1000 + 2000, `${edge.name}: NO SIGNAL only ${fmt(noSignalAfter)} after the last frame`);
+      assert.ok(noSignalAfter! <= NO_SIGNAL_S * 1000 + 1000, `${edge.name}: NO SIGNAL only ${fmt(noSignalAfter)} after the last frame`);
       assert.notEqual(
         backAfter,
         null,
