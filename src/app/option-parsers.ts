@@ -4,8 +4,8 @@
  * `framering.yaml: port`) and throws a ConfigError naming it and what is allowed.
  */
 
-import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync } from 'node:fs';
+import { openToOthers } from '../core/file-safety.js';
 import { createSecureContext } from 'node:tls';
 import { ConfigError, describeError } from '../core/errors.js';
 import { type Credentials, parseCredentials } from '../server/auth.js';
@@ -102,14 +102,14 @@ export function secretFileWarnings(path: string, flag: string): string[] {
       warnings.push(
         `${flag} "${path}" is a symbolic link: whoever can change the link can change the secrets; point ${flag} at the file itself`,
       );
-    if ((statSync(path).mode & 0o002) !== 0)
-      warnings.push(`${flag} "${path}" is writable by every user: chmod o-w it (and keep it unreadable to others: chmod 600)`);
-    const folder = statSync(dirname(resolve(path)));
-    if ((folder.mode & 0o002) !== 0 && (folder.mode & 0o1000) === 0)
-      warnings.push(`${flag} "${path}" is in a folder every user can write to (${dirname(resolve(path))}): anyone can replace the file`);
   } catch {
     // Unreadable: reading it reports that, as a ConfigError.
   }
+  const open = openToOthers(path);
+  if (open?.writable)
+    warnings.push(`${flag} "${path}" is writable by every user: chmod o-w it (and keep it unreadable to others: chmod 600)`);
+  if (open?.replaceableIn)
+    warnings.push(`${flag} "${path}" is in a folder every user can write to (${open.replaceableIn}): anyone can replace the file`);
   return warnings;
 }
 

@@ -76,3 +76,8 @@ export function maskCredentials(value: string): string {
   // it, which only hides more; stopping at a ',' showed the rest of a password holding one.
   return masked.replace(/([?&])([^=&#]*)=([^&#]*)/g, (m, sep: string, name: string) => (SECRET_PARAM.test(name) ? `${sep}${name}=***` : m));
 }
+
+/** maskCredentials for one URL as a user wrote it, which may not parse: without a scheme (`user:pw@host/x`), everything up to the last '@' is user info. */
+export function maskUrl(value: string): string {
+  return maskCredentials(value.includes('://') ? value : value.replace(/^.*@/s, '***@'));
+}

@@ -29,7 +29,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { ConfigError, describeError, FrameringError } from '../core/errors.js';
-import { maskCredentials, SECRET_PARAM } from '../core/log.js';
+import { maskUrl, SECRET_PARAM } from '../core/log.js';
 import { DropLog } from './mjpeg/drop-log.js';
 import { boundaryFromContentType, DEFAULT_MAX_FRAME_BYTES, isMultipartContentType, MultipartParser } from './mjpeg/multipart-parser.js';
 import type { CameraDriver, DriverContext, DriverModule, DriverOptions } from './types.js';
@@ -64,12 +64,6 @@ export interface HttpSource {
   secrets: readonly string[];
 }
 
-/** Masks user info in something that failed to parse as a URL, for the error message. */
-function redactUnparsed(source: string): string {
-  // Without a scheme (`user:pw@host/x`, which is no URL), everything up to the last '@' is user info.
-  return maskCredentials(source.includes('://') ? source : source.replace(/^.*@/s, '***@'));
-}
-
 /**
  * Parses and checks `--source`. Throws a one-line ConfigError naming the option; the message
  * never contains the credentials.
@@ -82,20 +76,20 @@ export function parseSource(source: string | undefined): HttpSource {
   try {
     url = new URL(source.trim());
   } catch {
-    throw new ConfigError(`invalid --source "${redactUnparsed(source)}": not a URL (expected http://host[:port]/path or https://...)`);
+    throw new ConfigError(`invalid --source "${maskUrl(source)}": not a URL (expected http://host[:port]/path or https://...)`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new ConfigError(
-      `invalid --source "${redactUnparsed(source)}": expected an http:// or https:// URL, not ${url.protocol.slice(0, -1)}://`,
+      `invalid --source "${maskUrl(source)}": expected an http:// or https:// URL, not ${url.protocol.slice(0, -1)}://`,
     );
   }
-  if (url.hostname === '') throw new ConfigError(`invalid --source "${redactUnparsed(source)}": the URL has no host`);
+  if (url.hostname === '') throw new ConfigError(`invalid --source "${maskUrl(source)}": the URL has no host`);
   if (url.username === '' && url.password === '' && /@/.test(`${url.pathname}${url.search}${url.hash}`)) {
     // `http://admin:1234/pw@cam/x` is host "admin", port 1234, path "/pw@cam/x": a password
     // holding '/', '?' or '#' ends the host early. Taken as written, the password would go in
     // clear in a request line to the wrong host, and show in every message naming the source.
     throw new ConfigError(
-      `invalid --source "${redactUnparsed(source)}": an '@' after the host is ambiguous; write '/', '?' and '#' in a user or password as %2F, %3F and %23, and an '@' in the path or query as %40`,
+      `invalid --source "${maskUrl(source)}": an '@' after the host is ambiguous; write '/', '?' and '#' in a user or password as %2F, %3F and %23, and an '@' in the path or query as %40`,
     );
   }
   let user: string;
@@ -104,7 +98,7 @@ export function parseSource(source: string | undefined): HttpSource {
     user = decodeURIComponent(url.username);
     password = decodeURIComponent(url.password);
   } catch {
-    throw new ConfigError(`invalid --source "${redactUnparsed(source)}": malformed %-escape in the user or password`);
+    throw new ConfigError(`invalid --source "${maskUrl(source)}": malformed %-escape in the user or password`);
   }
   const hasCredentials = url.username !== '' || url.password !== '';
   const secrets = [url.username, url.password, user, password].filter((s) => s.length >= 4);
@@ -404,7 +398,7 @@ class SourceConnection {
         try {
           location = parseSource(new URL(location, this.source.url).href).display;
         } catch {
-          location = redactUnparsed(location);
+          location = maskUrl(location);
         }
         hint = ` (redirects to ${location}: use that as --source)`;
       }

@@ -23,6 +23,7 @@ import { isIP } from 'node:net';
 import { checkServerIdentity } from 'node:tls';
 import type { NodeConnectionOptions } from '@nats-io/transport-node';
 import { ConfigError } from '../core/errors.js';
+import { maskUrl } from '../core/log.js';
 
 /** Credentials and TLS files for every NATS connection of the process (--nats-creds, --nats-ca, --nats-cert, --nats-key). */
 export interface NatsAccess {
@@ -96,7 +97,7 @@ export function parseNatsServers(value: string | undefined, flag: string): NatsS
   let tls = false;
   const entries = value.split(',').map((e) => e.trim());
   for (const [i, entry] of entries.entries()) {
-    const masked = entry.replace(/^([a-z][a-z0-9+.-]*:\/\/)?.*@/is, (_m, scheme: string | undefined) => `${scheme ?? ''}***@`);
+    const masked = maskUrl(entry);
     let url: URL;
     try {
       url = new URL(entry);

@@ -4,8 +4,9 @@
  * module exporting `createDriver` (and optionally `validate`).
  */
 
-import { existsSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { openToOthers } from '../core/file-safety.js';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../core/errors.js';
 import { DRIVER_OPTION_NAMES, type DriverModule, type DriverOptions } from './types.js';
@@ -35,18 +36,13 @@ function isModulePath(name: string): boolean {
 export function driverModuleWarnings(name: string): string[] {
   if (!isModulePath(name) || process.getuid?.() !== 0) return [];
   const file = resolve(name);
+  const open = openToOthers(file);
   const warnings: string[] = [];
-  try {
-    if ((statSync(file).mode & 0o002) !== 0)
-      warnings.push(`driver module ${file} is writable by every user, and framering runs as root: chmod o-w it`);
-    const folder = statSync(dirname(file));
-    if ((folder.mode & 0o002) !== 0 && (folder.mode & 0o1000) === 0)
-      warnings.push(
-        `driver module ${file} is in a folder every user can write to, and framering runs as root: anyone can replace the module`,
-      );
-  } catch {
-    // Missing: loading it says so.
-  }
+  if (open?.writable) warnings.push(`driver module ${file} is writable by every user, and framering runs as root: chmod o-w it`);
+  if (open?.replaceableIn)
+    warnings.push(
+      `driver module ${file} is in a folder every user can write to, and framering runs as root: anyone can replace the module`,
+    );
   return warnings;
 }
 
