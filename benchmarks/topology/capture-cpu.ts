@@ -19,6 +19,7 @@ import {
   type HostLoadgen,
   type LoadSummary,
   type Measured,
+  startCappedViewersOnEdges,
   startLoadgens,
   summarizeLoad,
 } from './measure.js';
@@ -122,20 +123,12 @@ export async function measureCaptureCpu(b: Bench, o: CaptureOptions, log: (line:
   for (const n of o.counts) {
     const half = [Math.ceil(n / 2), Math.floor(n / 2)] as const;
     log(`part 1: ${n} viewers at ?fps=${o.fpsCap}, ${half[0]} on edge-http and ${half[1]} on edge-nats`);
-    const load = await startLoadgens(
-      [b.edgeHttp, b.edgeNats].map((e, i) => ({
-        host: e.host,
-        o: {
-          port: HTTP_PORT,
-          path: `/video_feed?fps=${o.fpsCap}`,
-          clients: half[i]!,
-          warmup: o.settleS,
-          // A second more than the window: the window never sees loadgen closing its connections.
-          duration: o.windowS + 1,
-          serverPid: e.proc.pid,
-        },
-      })),
-    );
+    const load = await startCappedViewersOnEdges([b.edgeHttp, b.edgeNats], n, {
+      port: HTTP_PORT,
+      fpsCap: o.fpsCap,
+      settleS: o.settleS,
+      windowS: o.windowS,
+    });
     const row = await window(String(n), { edge_http: half[0] + 1, edge_nats: half[1] + 1 }, [...watched, ...load]);
     const [http, nats] = await Promise.all(load.map((l) => l.result()));
     row.viewer_fps_cap = o.fpsCap;

@@ -18,7 +18,7 @@
 import type { FrameRecord } from '../../test/helpers/viewer-agent.js';
 import { sleep } from '../../test/helpers/wait.js';
 import { percentile, round } from '../lib/stats.js';
-import { type LoadSummary, startLoadgens, summarizeLoad } from './measure.js';
+import { type LoadSummary, startCappedViewersOnEdges, summarizeLoad } from './measure.js';
 import { type Bench, HTTP_PORT, type Server } from './setup.js';
 
 export const PATHS = ['origin', 'edge-http', 'edge-nats', 'edge-nats-same'] as const;
@@ -121,21 +121,13 @@ export async function measureLatency(b: Bench, o: LatencyOptions, log: (line: st
     runs.push(await measure('light load: these 4 viewers only', null));
 
     if (o.loadViewers > 0) {
-      const half = [Math.ceil(o.loadViewers / 2), Math.floor(o.loadViewers / 2)] as const;
       log(`part 3: again with ${o.loadViewers} viewers at ?fps=${o.fpsCap} on edge-http and edge-nats`);
-      const load = await startLoadgens(
-        [b.edgeHttp, b.edgeNats].map((e, i) => ({
-          host: e.host,
-          o: {
-            port: HTTP_PORT,
-            path: `/video_feed?fps=${o.fpsCap}`,
-            clients: half[i]!,
-            warmup: o.settleS,
-            duration: o.windowS + 1,
-            serverPid: e.proc.pid,
-          },
-        })),
-      );
+      const load = await startCappedViewersOnEdges([b.edgeHttp, b.edgeNats], o.loadViewers, {
+        port: HTTP_PORT,
+        fpsCap: o.fpsCap,
+        settleS: o.settleS,
+        windowS: o.windowS,
+      });
       const run = await measure(`${o.loadViewers} more viewers at ?fps=${o.fpsCap} on edge-http and edge-nats`, {});
       const [http, nats] = await Promise.all(load.map((l) => l.result()));
       run.load = { 'edge-http': summarizeLoad(http!), 'edge-nats': summarizeLoad(nats!) };

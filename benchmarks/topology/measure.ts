@@ -134,6 +134,32 @@ export async function startLoadgen(host: Host, o: Omit<LoadgenOptions, 'headers'
   };
 }
 
+/**
+ * `n` capped viewers (`?fps=fpsCap`) split over the HTTP edge and the NATS edge (the odd one on
+ * the HTTP edge), each edge's loadgen run on its own host; the window starts after `settleS` and
+ * lasts a second more than `windowS`, so the window never sees loadgen closing its connections.
+ */
+export function startCappedViewersOnEdges(
+  edges: readonly { host: Host; proc: HostProcess }[],
+  n: number,
+  o: { port: number; fpsCap: number; settleS: number; windowS: number },
+): Promise<HostLoadgen[]> {
+  const half = [Math.ceil(n / 2), Math.floor(n / 2)] as const;
+  return startLoadgens(
+    edges.map((e, i) => ({
+      host: e.host,
+      o: {
+        port: o.port,
+        path: `/video_feed?fps=${o.fpsCap}`,
+        clients: half[i]!,
+        warmup: o.settleS,
+        duration: o.windowS + 1,
+        serverPid: e.proc.pid,
+      },
+    })),
+  );
+}
+
 /** Starts loadgens in several hosts at once; resolves once every one's window has begun. */
 export async function startLoadgens(runs: readonly { host: Host; o: Omit<LoadgenOptions, 'headers'> }[]): Promise<HostLoadgen[]> {
   return Promise.all(runs.map((r) => startLoadgen(r.host, r.o)));
